@@ -1,0 +1,191 @@
+//! The OpenAI wire format: request bodies and response parsing.
+
+use serde_json::{json, Map, Value};
+
+use crate::{BackendError, GenRequest, Prompt, Response, Timing, Usage};
+
+/// The JSON body for a request. Unset parameters are left out so the
+/// endpoint's own defaults apply.
+pub(crate) fn request_body(model: &str, request: &GenRequest, stream: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    match &request.prompt {
+        Prompt::Chat(messages) => {
+            body.insert("messages".into(), json!(messages));
+        }
+        Prompt::Completion(text) => {
+            body.insert("prompt".into(), json!(text));
+        }
+    }
+    let params = &request.params;
+    if let Some(t) = params.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = params.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    if let Some(n) = params.max_tokens {
+        body.insert("max_tokens".into(), json!(n));
+    }
+    if let Some(seed) = params.seed {
+        body.insert("seed".into(), json!(seed));
+    }
+    if !params.stop.is_empty() {
+        body.insert("stop".into(), json!(params.stop));
+    }
+    body.insert("stream".into(), json!(stream));
+    if stream {
+        // Without this, streamed answers carry no token counts.
+        body.insert("stream_options".into(), json!({ "include_usage": true }));
+    }
+    Value::Object(body)
+}
+
+/// Parse a non-streamed completion body.
+pub(crate) fn parse_completion(bytes: &[u8]) -> Result<Response, BackendError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| invalid_body(bytes, &e))?;
+    if let Some(error) = value.get("error") {
+        return Err(BackendError::Transient { message: format!("endpoint returned an error: {}", error_message(error)) });
+    }
+    let choice = value.pointer("/choices/0").ok_or_else(|| BackendError::Transient {
+        message: format!("response has no `choices[0]`: {}", snippet(bytes)),
+    })?;
+    let text = choice
+        .pointer("/message/content")
+        .or_else(|| choice.get("text"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Response {
+        text,
+        usage: value.get("usage").map(parse_usage).unwrap_or_default(),
+        timing: Timing::default(),
+        finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
+        model: value.get("model").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// Builds a response from streamed chunks.
+#[derive(Default)]
+pub(crate) struct StreamAccumulator {
+    text: String,
+    usage: Option<Usage>,
+    pub(crate) finish_reason: Option<String>,
+    model: Option<String>,
+    pub(crate) done: bool,
+}
+
+impl StreamAccumulator {
+    /// Add one event's JSON. Returns whether it carried generated text.
+    pub(crate) fn push(&mut self, data: &str) -> Result<bool, BackendError> {
+        let value: Value = serde_json::from_str(data).map_err(|e| invalid_body(data.as_bytes(), &e))?;
+        if let Some(error) = value.get("error") {
+            return Err(BackendError::Transient { message: format!("endpoint sent an error mid-stream: {}", error_message(error)) });
+        }
+        if self.model.is_none() {
+            self.model = value.get("model").and_then(Value::as_str).map(str::to_owned);
+        }
+        if let Some(usage) = value.get("usage").filter(|u| !u.is_null()) {
+            self.usage = Some(parse_usage(usage));
+        }
+        let mut had_text = false;
+        if let Some(choice) = value.pointer("/choices/0") {
+            let piece = choice.pointer("/delta/content").or_else(|| choice.get("text")).and_then(Value::as_str);
+            if let Some(piece) = piece.filter(|p| !p.is_empty()) {
+                self.text.push_str(piece);
+                had_text = true;
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish_reason = Some(reason.to_owned());
+            }
+        }
+        Ok(had_text)
+    }
+
+    pub(crate) fn finish(self, timing: Timing) -> Response {
+        Response {
+            text: self.text,
+            usage: self.usage.unwrap_or_default(),
+            timing,
+            finish_reason: self.finish_reason,
+            model: self.model,
+        }
+    }
+}
+
+fn parse_usage(usage: &Value) -> Usage {
+    let count = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64);
+    Usage {
+        input_tokens: count("/prompt_tokens").unwrap_or(0),
+        output_tokens: count("/completion_tokens").unwrap_or(0),
+        cached_input_tokens: count("/prompt_tokens_details/cached_tokens"),
+        reasoning_tokens: count("/completion_tokens_details/reasoning_tokens"),
+    }
+}
+
+pub(crate) fn error_message(error: &Value) -> String {
+    error
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| error.to_string())
+}
+
+fn invalid_body(bytes: &[u8], error: &serde_json::Error) -> BackendError {
+    BackendError::Transient { message: format!("invalid JSON in response ({error}): {}", snippet(bytes)) }
+}
+
+/// The start of a body, for error messages.
+pub(crate) fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GenParams, Message};
+
+    #[test]
+    fn body_leaves_out_unset_parameters() {
+        let request = GenRequest {
+            prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
+            params: GenParams { temperature: Some(0.0), max_tokens: Some(5), ..GenParams::default() },
+        };
+        let body = request_body("m", &request, false);
+        assert_eq!(body, json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0, "max_tokens": 5, "stream": false}));
+    }
+
+    #[test]
+    fn parses_usage_details() {
+        let body = br#"{"model":"m","choices":[{"message":{"content":"Paris"},"finish_reason":"stop"}],
+            "usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":1}}}"#;
+        let response = parse_completion(body).unwrap();
+        assert_eq!(response.text, "Paris");
+        assert_eq!(response.usage, Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: Some(4), reasoning_tokens: Some(1) });
+        assert_eq!(response.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn invalid_json_is_transient_and_quotes_the_body() {
+        let error = parse_completion(b"<html>bad gateway</html>").unwrap_err();
+        assert_eq!(error.kind(), "transient");
+        assert!(error.to_string().contains("<html>bad gateway"), "{error}");
+    }
+
+    #[test]
+    fn accumulates_stream_chunks() {
+        let mut acc = StreamAccumulator::default();
+        assert!(acc.push(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#).unwrap() == false);
+        assert!(acc.push(r#"{"choices":[{"delta":{"content":"Pa"}}]}"#).unwrap());
+        assert!(acc.push(r#"{"choices":[{"delta":{"content":"ris"},"finish_reason":"stop"}]}"#).unwrap());
+        assert!(!acc.push(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#).unwrap());
+        let response = acc.finish(Timing::default());
+        assert_eq!(response.text, "Paris");
+        assert_eq!(response.usage.output_tokens, 2);
+    }
+}

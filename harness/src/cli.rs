@@ -1,0 +1,84 @@
+//! Command-line definitions. Each subcommand's work lives in [`crate::commands`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::exit;
+
+/// Evaluate and benchmark LLMs: run a suite, score every answer, report with honest statistics.
+#[derive(Debug, Parser)]
+#[command(name = "evalkit", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok · 1 a gate failed · 2 invalid suite, dataset or arguments · 3 the run could not complete · 130 interrupted";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every variant on every sample, score, and write results and a report.
+    Run {
+        /// The suite file.
+        #[arg(required_unless_present = "resume")]
+        suite: Option<PathBuf>,
+        /// Finish an interrupted run in this folder without repeating finished work.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with = "suite")]
+        resume: Option<PathBuf>,
+        /// Neither read nor write the response cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Put the run folder here instead of `[run] output_dir`.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// No progress and no summary table (errors and the report path still print).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a suite without calling any model: schema, data files, templates.
+    Validate {
+        /// The suite file.
+        suite: PathBuf,
+    },
+    /// Rebuild results.json and report.html of a run from its records.jsonl.
+    Report {
+        /// The run folder.
+        run_dir: PathBuf,
+    },
+}
+
+/// Parse arguments, run the command, print failures, return the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { exit::INVALID_INPUT } else { exit::SUCCESS });
+        }
+    };
+    let result = match cli.command {
+        Command::Run { suite, resume, no_cache, output_dir, quiet } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("error: cannot start the async runtime: {error}");
+                    return ExitCode::from(exit::INCOMPLETE);
+                }
+            };
+            let options = commands::run::RunOptions { suite, resume, no_cache, output_dir, quiet };
+            runtime.block_on(commands::run::run(options))
+        }
+        Command::Validate { suite } => commands::validate::validate(&suite).map(|()| exit::SUCCESS),
+        Command::Report { run_dir } => commands::report::report(&run_dir).map(|()| exit::SUCCESS),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprint!("{failure}");
+            ExitCode::from(failure.code())
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `evalkit run suite.toml` and `evalkit run --resume <run dir>`.
+//!
+//! Stages: prepare (suite + data) → connect (backends) → plan (render every
+//! prompt) → run folder → execute (journal as tasks finish) → outputs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use evalkit_reports::record::{Outcome, Record};
+use tokio::sync::Semaphore;
+
+use crate::cache::ResponseCache;
+use crate::exit::{self, Failure};
+use crate::journal::{self, Journal};
+use crate::plan::{self, TaskKey};
+use crate::prepare::{prepare, Prepared};
+use crate::runner::retry::RetryPolicy;
+use crate::runner::{self, Limits, Progress, RunEnd, Shared, VariantRuntime};
+use crate::rundir::{fingerprints, RunDir};
+use crate::{connect, outputs};
+
+/// Options of `evalkit run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The suite file (new runs).
+    pub suite: Option<PathBuf>,
+    /// A run folder to finish.
+    pub resume: Option<PathBuf>,
+    /// Ignore and do not fill the response cache.
+    pub no_cache: bool,
+    /// Override `[run] output_dir`.
+    pub output_dir: Option<PathBuf>,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// Run (or resume) a suite; returns the exit code.
+pub async fn run(options: RunOptions) -> Result<u8, Failure> {
+    let resumed = match &options.resume {
+        Some(path) => Some(RunDir::open(path)?),
+        None => None,
+    };
+    let suite_path = match (&resumed, &options.suite) {
+        (Some(run), _) => run.suite_toml(),
+        (None, Some(path)) => path.clone(),
+        (None, None) => return Err(Failure::Invalid(crate::diagnostic::Diagnostic::new("nothing to run").with_hint("pass a suite file, or `--resume <run dir>`").into())),
+    };
+    let prepared = prepare(&suite_path)?;
+    let connected = connect::connect(&prepared.suite)?;
+    let suite = &prepared.suite;
+    let identities: Vec<_> = suite.variants.iter().map(|v| connected[&v.backend].backend.identity()).collect();
+    let plan = plan::plan(suite, &prepared.datasets, &identities)?;
+
+    let run = match resumed {
+        Some(run) => {
+            warn_if_data_changed(&run, &prepared);
+            run
+        }
+        None => {
+            let output_dir = options.output_dir.clone().unwrap_or_else(|| suite.resolve(&suite.file.run.output_dir));
+            RunDir::create(&output_dir, suite, &prepared.datasets)?
+        }
+    };
+    eprintln!("run: {}", run.path.display());
+
+    // Finished work is every task the journal holds an answer for. Failed
+    // tasks are tried again: a resume usually follows fixing their cause.
+    let previous = latest_per_task(read_journal(&run.records())?);
+    let done: HashSet<TaskKey> = previous
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Response(_)))
+        .map(|r| (r.variant.clone(), r.sample.clone(), r.repeat))
+        .collect();
+    let evaluated = Arc::new(prepared.evaluated().clone());
+    let pending: Vec<_> = plan
+        .tasks
+        .iter()
+        .filter(|t| !done.contains(&(suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat)))
+        .cloned()
+        .collect();
+    let failed_before = 0;
+    if !done.is_empty() {
+        eprintln!("resume: {} of {} tasks already done, {} to go", plan.tasks.len() - pending.len(), plan.tasks.len(), pending.len());
+    }
+
+    let shared = Arc::new(shared_state(&prepared, &connected, evaluated.clone(), options.no_cache));
+    let cost_metrics = suite.metrics.iter().filter(|m| m.unit() == Some("USD")).map(|m| m.name().to_owned()).collect();
+    let mut progress = Progress::new(pending.len() as u64, cost_metrics, options.quiet);
+    let mut journal = Journal::open(&run.records()).with_context(|| format!("cannot open the journal `{}`", run.records().display()))?;
+    let limits = Limits {
+        concurrency: suite.file.run.concurrency,
+        error_budget: suite.file.run.error_budget,
+        total_tasks: plan.tasks.len(),
+        failed_before,
+    };
+    let end = runner::execute(shared, pending, &mut journal, limits, &mut progress)
+        .await
+        .with_context(|| format!("cannot append to the journal `{}`", journal.path().display()))?;
+    let elapsed = progress.finish();
+
+    let records = latest_per_task(read_journal(&run.records())?);
+    let planned: HashSet<TaskKey> = plan.tasks.iter().map(|t| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat)).collect();
+    let complete = planned.iter().all(|key| records.iter().any(|r| (&r.variant, &r.sample, r.repeat) == (&key.0, &key.1, key.2)));
+    let results = outputs::write(&run, suite, &records, evaluated.samples.len(), complete)?;
+    if !options.quiet {
+        println!("{}", evalkit_reports::terminal::summary_table(&results));
+    }
+    eprintln!("finished in {} · report: {}", runner_duration(elapsed), run.report().display());
+
+    match end {
+        RunEnd::Completed => Ok(exit::SUCCESS),
+        RunEnd::BudgetExceeded { failed, total, last_error } => Err(Failure::Incomplete(anyhow!(
+            "run aborted: {failed} of {total} tasks failed, more than the error budget of {:.0}%\n  last error: {last_error}\n  finished work is saved; fix the cause, then `evalkit run --resume {}`",
+            suite.file.run.error_budget * 100.0,
+            run.path.display()
+        ))),
+        RunEnd::Interrupted => {
+            eprintln!("interrupted: finished work is saved; continue with `evalkit run --resume {}`", run.path.display());
+            Ok(exit::INTERRUPTED)
+        }
+    }
+}
+
+fn runner_duration(elapsed: std::time::Duration) -> String {
+    format!("{:.1}s", elapsed.as_secs_f64())
+}
+
+/// The last record of each task: a retried task's new record supersedes its old error.
+pub(crate) fn latest_per_task(records: Vec<Record>) -> Vec<Record> {
+    let mut position: std::collections::HashMap<TaskKey, usize> = std::collections::HashMap::new();
+    let mut latest: Vec<Record> = Vec::with_capacity(records.len());
+    for record in records {
+        let key = (record.variant.clone(), record.sample.clone(), record.repeat);
+        match position.get(&key) {
+            Some(&index) => latest[index] = record,
+            None => {
+                position.insert(key, latest.len());
+                latest.push(record);
+            }
+        }
+    }
+    latest
+}
+
+fn read_journal(path: &Path) -> Result<Vec<Record>, Failure> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let contents = journal::read(path).with_context(|| format!("cannot read the journal `{}`", path.display()))?;
+    for (line, why) in &contents.skipped {
+        eprintln!("warning: {}:{line}: ignoring an incomplete record ({why}); its task will run again", path.display());
+    }
+    Ok(contents.records)
+}
+
+fn warn_if_data_changed(run: &RunDir, prepared: &Prepared) {
+    let now = fingerprints(&prepared.datasets);
+    for (name, before) in &run.manifest.datasets {
+        match now.get(name) {
+            Some(after) if after.sha256 != before.sha256 => eprintln!(
+                "warning: dataset `{name}` ({}) changed since this run started; samples are paired by id, so results may mix old and new data",
+                after.path
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn shared_state(prepared: &Prepared, connected: &BTreeMap<String, connect::Connected>, dataset: Arc<crate::dataset::Dataset>, no_cache: bool) -> Shared {
+    let suite = &prepared.suite;
+    let limits: BTreeMap<&str, Arc<Semaphore>> =
+        connected.iter().map(|(name, c)| (name.as_str(), Arc::new(Semaphore::new(c.max_concurrency.max(1))))).collect();
+    let variants = suite
+        .variants
+        .iter()
+        .map(|v| VariantRuntime {
+            name: v.name.clone(),
+            backend: Arc::clone(&connected[&v.backend].backend),
+            limit: Arc::clone(&limits[v.backend.as_str()]),
+            model: connected[&v.backend].backend.identity().model,
+        })
+        .collect();
+    let spec = &suite.file.datasets[&suite.dataset];
+    let run = &suite.file.run;
+    Shared {
+        dataset,
+        variants,
+        metrics: suite.metrics.clone(),
+        cache: (!no_cache).then(|| ResponseCache::new(suite.resolve(&run.cache_dir))),
+        retry: RetryPolicy {
+            retries: run.retries,
+            initial: std::time::Duration::from_secs_f64(run.backoff),
+            max: std::time::Duration::from_secs_f64(run.max_backoff),
+        },
+        reference_field: spec.reference_field.clone().unwrap_or_else(|| "answer".to_owned()),
+        cluster_field: spec.cluster_field.clone(),
+    }
+}

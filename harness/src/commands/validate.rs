@@ -1,0 +1,44 @@
+//! `evalkit validate suite.toml`: check a suite without calling any model.
+
+use std::path::Path;
+
+use crate::exit::Failure;
+use crate::plan;
+use crate::prepare::prepare;
+use crate::suite::schema::BackendSpec;
+
+/// Check schema, references, dataset files and columns, and render every
+/// prompt against every sample (which is what the first stage of a run does).
+pub fn validate(path: &Path) -> Result<(), Failure> {
+    let prepared = prepare(path)?;
+    let suite = &prepared.suite;
+    // Rendering needs only the backend identities, not live backends.
+    let identities: Vec<_> = suite
+        .variants
+        .iter()
+        .map(|v| match &suite.file.backends[&v.backend] {
+            BackendSpec::Openai(spec) => evalkit_backends::BackendIdentity { kind: "openai".into(), endpoint: spec.base_url.clone(), model: spec.model.clone() },
+        })
+        .collect();
+    let plan = plan::plan(suite, &prepared.datasets, &identities)?;
+    for (name, spec) in &suite.file.backends {
+        let BackendSpec::Openai(spec) = spec;
+        if let Some(var) = &spec.api_key_env {
+            if std::env::var(var).map_or(true, |v| v.is_empty()) {
+                eprintln!("warning: backend `{name}` reads its key from `{var}`, which is not set here; `evalkit run` will need it");
+            }
+        }
+    }
+    let evaluated = prepared.evaluated();
+    eprintln!(
+        "ok: suite `{}` is valid: {} samples from `{}` × {} variants × {} repeats = {} tasks, {} metrics",
+        suite.file.suite.name,
+        evaluated.samples.len(),
+        evaluated.path.display(),
+        suite.variants.len(),
+        suite.file.run.repeats,
+        plan.tasks.len(),
+        suite.metrics.len()
+    );
+    Ok(())
+}

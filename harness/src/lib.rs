@@ -1,0 +1,32 @@
+//! evalkit: evaluate and benchmark LLMs.
+//!
+//! `evalkit run suite.toml` reads a suite (datasets, prompt templates, the
+//! variants to compare and the metrics to score them with), runs every variant
+//! on every sample, scores the answers and writes a journal, results and a
+//! report. The data flows forward through named stages:
+//!
+//! ```text
+//! suite.toml ─[suite::load]→ Suite ─[prepare]→ + datasets ─[plan]→ Tasks
+//!   ─[runner::execute]→ records.jsonl (journal) ─[outputs::write]→ results.json, report.html
+//! ```
+//!
+//! See docs/architecture.md for where each stage lives and why.
+
+#![deny(missing_docs)]
+
+pub mod cache;
+pub mod cli;
+mod clock;
+pub mod commands;
+pub mod connect;
+pub mod dataset;
+pub mod diagnostic;
+pub mod exit;
+pub mod journal;
+pub mod outputs;
+pub mod plan;
+pub mod prepare;
+pub mod prompt;
+pub mod rundir;
+pub mod runner;
+pub mod suite;

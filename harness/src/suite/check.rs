@@ -1,0 +1,284 @@
+//! Cross-section checks: [`SuiteFile`] → [`Suite`].
+//!
+//! Every problem found is reported at once (not just the first), each at the
+//! key it concerns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use evalkit_backends::GenParams;
+use evalkit_metrics::{BuildContext, MetricConfig};
+
+use super::parse::locate;
+use super::schema::{BackendSpec, ParamsSpec, SuiteFile};
+use super::source::{display_path, key_path, Key, SourceFile};
+use super::{Suite, Variant};
+use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::prompt::PromptTemplate;
+
+/// Collects diagnostics located at key paths.
+struct Checker<'a> {
+    source: &'a SourceFile,
+    found: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: &[Key], message: String, hint: Option<String>) {
+        let span = self.source.span_of(path).unwrap_or(0..0);
+        self.found.push(locate(self.source, message, &span, hint));
+    }
+
+    fn reference(&mut self, path: &[Key], what: &str, name: &str, known: &[&str]) {
+        if !known.contains(&name) {
+            let hint = did_you_mean(name, known).or_else(|| Some(format!("define `[{what}s.{name}]`")));
+            self.error(path, format!("`{}` names {what} `{name}`, which is not defined", display_path(path)), hint);
+        }
+    }
+}
+
+/// Check a parsed suite.
+pub fn check(source: SourceFile, file: SuiteFile) -> Result<Suite, Diagnostics> {
+    let mut checker = Checker { source: &source, found: Vec::new() };
+    let c = &mut checker;
+
+    if file.suite.name.trim().is_empty() || file.suite.name.contains(['/', '\\']) {
+        c.error(&key_path!["suite", "name"], "`suite.name` must be non-empty and contain no `/`".into(), None);
+    }
+
+    let dataset = choose_dataset(c, &file);
+    for (name, spec) in &file.datasets {
+        if spec.format.is_none() && crate::dataset::format_from_extension(Path::new(&spec.path)).is_none() {
+            c.error(
+                &key_path!["datasets", name.as_str(), "path"],
+                format!("cannot tell the format of `{}` from its extension", spec.path),
+                Some("name the file `.jsonl`, `.csv` or `.parquet`, or set `format = \"jsonl\"`".into()),
+            );
+        }
+        for (key, value) in [("limit", spec.limit), ("sample", spec.sample)] {
+            if value == Some(0) {
+                c.error(&key_path!["datasets", name.as_str(), key], format!("`{key}` must be at least 1"), None);
+            }
+        }
+    }
+
+    let prompts = check_prompts(c, &file);
+    check_backends(c, &file);
+    let variants = check_variants(c, &file);
+    let metrics = check_metrics(c, &file, &variants);
+    check_run(c, &file);
+
+    if variants.is_empty() && !c.found.iter().any(|d| d.message.contains("variants")) {
+        c.error(&[], "the suite defines no variants".into(), Some("add a `[[variants]]` table with `name`, `prompt` and `backend`".into()));
+    }
+
+    let found = std::mem::take(&mut checker.found);
+    if !found.is_empty() {
+        return Err(Diagnostics(found));
+    }
+    Ok(Suite { source, file, dataset: dataset.unwrap_or_default(), variants, prompts, metrics })
+}
+
+fn choose_dataset(c: &mut Checker<'_>, file: &SuiteFile) -> Option<String> {
+    let names: Vec<&str> = file.datasets.keys().map(String::as_str).collect();
+    if let Some(chosen) = &file.suite.dataset {
+        c.reference(&key_path!["suite", "dataset"], "dataset", chosen, &names);
+        return Some(chosen.clone());
+    }
+    let pools: BTreeSet<&str> = file.prompts.values().filter_map(|p| p.few_shot.as_ref()).map(|f| f.dataset.as_str()).collect();
+    let evaluated: Vec<&str> = names.iter().copied().filter(|n| !pools.contains(n)).collect();
+    match (names.len(), evaluated.as_slice()) {
+        (0, _) => {
+            c.error(&[], "the suite defines no dataset".into(), Some("add `[datasets.<name>]` with `path = \"data.jsonl\"`".into()));
+            None
+        }
+        (1, _) => Some(names[0].to_owned()),
+        (_, [only]) => Some((*only).to_owned()),
+        _ => {
+            c.error(
+                &key_path!["datasets"],
+                format!("the suite defines {} datasets and does not say which one is evaluated", names.len()),
+                Some(format!("set `dataset = \"{}\"` in `[suite]`", names[0])),
+            );
+            None
+        }
+    }
+}
+
+fn check_prompts(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<PromptTemplate> {
+    let datasets: Vec<&str> = file.datasets.keys().map(String::as_str).collect();
+    let mut compiled = Vec::new();
+    for (name, spec) in &file.prompts {
+        let at = |key: &str| key_path!["prompts", name.as_str(), key];
+        let shapes = [spec.user.is_some(), spec.messages.is_some(), spec.text.is_some()].iter().filter(|s| **s).count();
+        if shapes != 1 {
+            c.error(
+                &key_path!["prompts", name.as_str()],
+                format!("prompt `{name}` must set exactly one of `user`, `messages` or `text`"),
+                Some("`user` (with optional `system`) for chat, `messages` for a full conversation, `text` for completion models".into()),
+            );
+            continue;
+        }
+        if spec.system.is_some() && spec.user.is_none() {
+            c.error(&at("system"), format!("prompt `{name}` sets `system` without `user`"), Some("put the system message in `messages`".into()));
+            continue;
+        }
+        if let Some(few_shot) = &spec.few_shot {
+            c.reference(&key_path!["prompts", name.as_str(), "few_shot", "dataset"], "dataset", &few_shot.dataset, &datasets);
+            if few_shot.count == 0 {
+                c.error(&key_path!["prompts", name.as_str(), "few_shot", "count"], "`few_shot.count` must be at least 1".into(), None);
+            }
+        }
+        match PromptTemplate::compile(name, spec) {
+            Ok(template) => compiled.push(template),
+            Err(error) => {
+                let mut path = key_path!["prompts", name.as_str()];
+                path.extend(error.key.clone());
+                c.error(&path, format!("template `{}` does not compile: {}", display_path(&path), error.message), None);
+            }
+        }
+    }
+    compiled
+}
+
+fn check_backends(c: &mut Checker<'_>, file: &SuiteFile) {
+    for (name, spec) in &file.backends {
+        let at = |key: &str| key_path!["backends", name.as_str(), key];
+        match spec {
+            BackendSpec::Openai(openai) => {
+                if !(openai.base_url.starts_with("http://") || openai.base_url.starts_with("https://")) {
+                    c.error(&at("base_url"), format!("`base_url` must start with http:// or https://, found `{}`", openai.base_url), Some("e.g. `base_url = \"http://127.0.0.1:8080/v1\"`".into()));
+                }
+                if openai.model.trim().is_empty() {
+                    c.error(&at("model"), "`model` must not be empty".into(), None);
+                }
+                if openai.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+                    c.error(&at("timeout"), "`timeout` must be a positive number of seconds".into(), None);
+                }
+                if openai.max_concurrency == Some(0) {
+                    c.error(&at("max_concurrency"), "`max_concurrency` must be at least 1".into(), None);
+                }
+                for (header, value) in &openai.headers {
+                    if header.eq_ignore_ascii_case("authorization") && !value.contains("${") {
+                        c.error(
+                            &key_path!["backends", name.as_str(), "headers", header.as_str()],
+                            "a literal `Authorization` header would put a secret in the suite file".into(),
+                            Some("use `api_key_env = \"MY_KEY\"`, or `\"Bearer ${MY_KEY}\"` to read it from the environment".into()),
+                        );
+                    }
+                }
+                check_params(c, &key_path!["backends", name.as_str(), "params"], &openai.params);
+            }
+        }
+    }
+}
+
+fn check_params(c: &mut Checker<'_>, path: &[Key], params: &ParamsSpec) {
+    let with = |key: &str| {
+        let mut p = path.to_vec();
+        p.push(Key::from(key));
+        p
+    };
+    if params.temperature.is_some_and(|t| !(0.0..=5.0).contains(&t)) {
+        c.error(&with("temperature"), "`temperature` must be between 0 and 5".into(), None);
+    }
+    if params.top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
+        c.error(&with("top_p"), "`top_p` must be in (0, 1]".into(), None);
+    }
+    if params.max_tokens == Some(0) {
+        c.error(&with("max_tokens"), "`max_tokens` must be at least 1".into(), None);
+    }
+}
+
+fn check_variants(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<Variant> {
+    let prompts: Vec<&str> = file.prompts.keys().map(String::as_str).collect();
+    let backends: Vec<&str> = file.backends.keys().map(String::as_str).collect();
+    let mut seen = BTreeMap::new();
+    let mut variants = Vec::new();
+    for (i, spec) in file.variants.iter().enumerate() {
+        if spec.name.trim().is_empty() {
+            c.error(&key_path!["variants", i, "name"], "variant names must not be empty".into(), None);
+        } else if let Some(first) = seen.insert(spec.name.as_str(), i) {
+            c.error(&key_path!["variants", i, "name"], format!("variant name `{}` is also used by variants[{first}]", spec.name), Some("give each variant a unique name".into()));
+        }
+        c.reference(&key_path!["variants", i, "prompt"], "prompt", &spec.prompt, &prompts);
+        c.reference(&key_path!["variants", i, "backend"], "backend", &spec.backend, &backends);
+        check_params(c, &key_path!["variants", i, "params"], &spec.params);
+        let Some(BackendSpec::Openai(backend)) = file.backends.get(&spec.backend) else { continue };
+        let merged = backend.params.merged(&spec.params);
+        variants.push(Variant {
+            name: spec.name.clone(),
+            prompt: spec.prompt.clone(),
+            backend: spec.backend.clone(),
+            params: GenParams {
+                temperature: merged.temperature,
+                top_p: merged.top_p,
+                max_tokens: merged.max_tokens,
+                seed: merged.seed,
+                stop: merged.stop.unwrap_or_default(),
+            },
+            description: spec.description.clone(),
+        });
+    }
+    variants
+}
+
+fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) -> Vec<Arc<dyn evalkit_metrics::Metric>> {
+    let context = BuildContext { prices: file.prices.clone() };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut built = Vec::new();
+    for (i, config) in file.metrics.iter().enumerate() {
+        let name = config.name().to_owned();
+        if let Some(first) = seen.insert(name.clone(), i) {
+            c.error(&key_path!["metrics", i], format!("two metrics are named `{name}` (metrics[{first}] and metrics[{i}])"), Some("give one of them `name = \"...\"`".into()));
+        }
+        if let MetricConfig::Cost(_) = config {
+            for variant in variants {
+                let Some(BackendSpec::Openai(backend)) = file.backends.get(&variant.backend) else { continue };
+                if !file.prices.contains_key(&backend.model) {
+                    c.error(
+                        &key_path!["metrics", i],
+                        format!("metric `{name}` needs a price for model `{}` (variant `{}`)", backend.model, variant.name),
+                        Some(format!("add `[prices.\"{}\"]` with `input = ...` and `output = ...` (USD per million tokens)", backend.model)),
+                    );
+                }
+            }
+        }
+        let config = resolve_metric_paths(config, c.source.base_dir());
+        match evalkit_metrics::build(&config, &context) {
+            Ok(metric) => built.push(Arc::from(metric)),
+            Err(error) => c.error(&key_path!["metrics", i], format!("metric `{name}`: {error}"), None),
+        }
+    }
+    built
+}
+
+fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {
+    let run = &file.run;
+    let at = |key: &str| key_path!["run", key];
+    if run.repeats == 0 {
+        c.error(&at("repeats"), "`repeats` must be at least 1".into(), None);
+    }
+    if run.concurrency == 0 {
+        c.error(&at("concurrency"), "`concurrency` must be at least 1".into(), None);
+    }
+    if !(0.0..=1.0).contains(&run.error_budget) {
+        c.error(&at("error_budget"), format!("`error_budget` is a share of tasks between 0 and 1, found {}", run.error_budget), Some("e.g. `error_budget = 0.05` aborts when more than 5% of tasks fail".into()));
+    }
+    for (key, value) in [("request_timeout", run.request_timeout), ("backoff", run.backoff), ("max_backoff", run.max_backoff)] {
+        if !(value.is_finite() && value >= 0.0) || (key == "request_timeout" && value == 0.0) {
+            c.error(&at(key), format!("`{key}` must be a positive number of seconds"), None);
+        }
+    }
+}
+
+/// Paths inside metric settings are relative to the suite file, like every other path.
+fn resolve_metric_paths(config: &MetricConfig, base: &Path) -> MetricConfig {
+    let mut config = config.clone();
+    if let MetricConfig::JsonValid(json) = &mut config {
+        if let Some(path) = &json.schema_file {
+            json.schema_file = Some(base.join(path));
+        }
+    }
+    config
+}

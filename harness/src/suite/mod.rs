@@ -1,0 +1,100 @@
+//! The suite: from `suite.toml` text to a checked [`Suite`].
+//!
+//! Stages, each a type further along (raw text → [`SuiteFile`] → [`Suite`]):
+//! - [`parse`]: TOML and serde; unknown keys and wrong types fail here.
+//! - [`check`]: references between sections, value ranges, templates, metrics.
+//!
+//! Data files are not read here; see [`crate::dataset`].
+
+pub mod check;
+pub mod parse;
+pub mod schema;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use evalkit_backends::GenParams;
+use evalkit_metrics::Metric;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::prompt::PromptTemplate;
+pub use schema::SuiteFile;
+pub use source::SourceFile;
+
+/// A suite whose sections agree with each other. Data files not yet read.
+pub struct Suite {
+    /// The file it came from.
+    pub source: SourceFile,
+    /// The file as written (defaults filled in).
+    pub file: SuiteFile,
+    /// Name of the evaluated dataset.
+    pub dataset: String,
+    /// Variants in suite order.
+    pub variants: Vec<Variant>,
+    /// Compiled prompts, by name.
+    pub prompts: Vec<PromptTemplate>,
+    /// Metrics in suite order.
+    pub metrics: Vec<Arc<dyn Metric>>,
+}
+
+/// One thing being compared: a prompt on a backend with parameters.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// Unique name.
+    pub name: String,
+    /// Prompt name.
+    pub prompt: String,
+    /// Backend name.
+    pub backend: String,
+    /// Backend parameters with the variant's overrides applied.
+    pub params: GenParams,
+    /// Free text for reports.
+    pub description: Option<String>,
+}
+
+impl Suite {
+    /// Resolve a path written in the suite (relative to the suite file).
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        resolve_against(self.source.base_dir(), path)
+    }
+
+    /// The compiled prompt with this name.
+    pub fn prompt(&self, name: &str) -> Option<&PromptTemplate> {
+        self.prompts.iter().find(|p| p.name == name)
+    }
+}
+
+/// Join a relative path onto `base`; absolute paths stay as they are.
+pub fn resolve_against(base: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() { path.to_path_buf() } else { lexically_normal(&base.join(path)) }
+}
+
+/// `suites/../datasets/a.jsonl` → `datasets/a.jsonl`, without touching the
+/// filesystem (so messages show the path a user would type).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
+/// Read, parse and check a suite file.
+pub fn load(path: &Path) -> Result<Suite, Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(format!("cannot read suite file `{}`: {e}", path.display()))
+            .with_hint("pass the path of a suite file, e.g. `evalkit run suites/quickstart.toml`")
+    })?;
+    let source = SourceFile::new(path, text);
+    let file = parse::parse(&source)?;
+    check::check(source, file)
+}

@@ -1,0 +1,184 @@
+//! Scoring functions for evalkit.
+//!
+//! A [`Metric`] looks at one sample and the response a variant gave for it and
+//! returns a [`Score`]. Metrics never call the runner or a backend directly
+//! (a judge metric, later, will be handed a backend to call).
+//!
+//! A suite describes its metrics with [`MetricConfig`] entries, and the
+//! harness turns each into a `Box<dyn Metric>` with [`build`].
+//!
+//! # Metrics
+//!
+//! | `kind` | type | scale | better | unit | scores |
+//! |---|---|---|---|---|---|
+//! | `exact_match` | [`ExactMatch`] | binary | higher | | the output equals a reference answer after [`Normalize`] |
+//! | `contains` | [`Contains`] | binary | higher | | the output contains a reference answer, or a fixed text |
+//! | `regex` | [`RegexMatch`] | binary | higher | | a pattern matches, or the answer it captures equals a reference |
+//! | `json_valid` | [`JsonValid`] | binary | higher | | the output is (or contains) JSON, optionally valid against a JSON Schema |
+//! | `token_f1` | [`TokenF1`] | continuous | higher | | SQuAD v2.0 token-overlap F1 against a reference answer |
+//! | `latency` | [`Latency`] | continuous | lower | `s` | end-to-end time, time to first token, or inter-token time |
+//! | `cost` | [`Cost`] | continuous | lower | `USD` | token counts times the suite's [`Price`] for the model |
+//!
+//! Reference answers come from a sample field (`answer` unless the metric's
+//! `reference` says otherwise) holding a string, a number, or an array of
+//! acceptable answers; the best score over the array counts. A sample without
+//! the field scores [`Score::invalid`] (`NaN`, with a cause naming the field),
+//! whereas an output that is merely wrong or empty scores 0.
+//!
+//! [`normalize_answer`], [`compute_exact`] and [`compute_f1`] reproduce the
+//! official SQuAD evaluation script; `tests/squad_reference.rs` checks them
+//! against values the script itself produced.
+
+#![deny(missing_docs)]
+
+mod config;
+mod contains;
+mod cost;
+mod error;
+mod exact_match;
+mod json_extract;
+mod json_valid;
+mod latency;
+mod normalize;
+mod reference;
+mod regex_group;
+mod regex_match;
+mod token_f1;
+
+pub use config::{build, BuildContext, MetricConfig, Price};
+pub use contains::{Contains, ContainsConfig};
+pub use cost::{Cost, CostConfig};
+pub use error::ConfigError;
+pub use exact_match::{compute_exact, ExactMatch, ExactMatchConfig};
+pub use json_valid::{JsonValid, JsonValidConfig};
+pub use latency::{Latency, LatencyConfig, Measure};
+pub use normalize::{normalize_answer, Normalize};
+pub use regex_group::{Group, Occurrence};
+pub use regex_match::{RegexConfig, RegexMatch};
+pub use token_f1::{compute_f1, TokenF1, TokenF1Config};
+
+use std::collections::BTreeMap;
+
+use evalkit_backends::Response;
+use serde::{Deserialize, Serialize};
+
+/// The fields of one dataset row, as JSON values.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+
+/// What a metric sees for one task.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreInput<'a> {
+    /// The sample's fields (question, answer, context, ...).
+    pub fields: &'a Fields,
+    /// What the variant answered.
+    pub response: &'a Response,
+    /// The model name the variant's backend sent, for price lookups.
+    pub model: &'a str,
+}
+
+/// One metric's verdict on one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// The score; `NaN` when it could not be computed (see `cause`).
+    pub value: f64,
+    /// Why `value` is `NaN`, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// Anything that explains the score: the extracted answer, the reference matched, ...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+impl Score {
+    /// A computed score.
+    pub fn value(value: f64) -> Self {
+        Score { value, cause: None, details: BTreeMap::new() }
+    }
+
+    /// A pass (1.0) or fail (0.0).
+    pub fn pass(passed: bool) -> Self {
+        Score::value(if passed { 1.0 } else { 0.0 })
+    }
+
+    /// A score that could not be computed, and why.
+    pub fn invalid(cause: impl Into<String>) -> Self {
+        Score { value: f64::NAN, cause: Some(cause.into()), details: BTreeMap::new() }
+    }
+
+    /// Attach one detail.
+    pub fn with_detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// How a metric's values are distributed, which decides the statistics used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// 0 or 1 per task: pass/fail (Wilson intervals, McNemar tests).
+    Binary,
+    /// Any real number (t intervals, paired permutation tests).
+    Continuous,
+}
+
+/// Whether bigger is better, for headlines and gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Accuracy, F1, ...
+    HigherIsBetter,
+    /// Latency, cost, perplexity, ...
+    LowerIsBetter,
+}
+
+/// A scoring function.
+pub trait Metric: Send + Sync {
+    /// The name results are reported under (unique in a suite).
+    fn name(&self) -> &str;
+    /// Binary or continuous.
+    fn scale(&self) -> Scale;
+    /// Whether bigger is better.
+    fn direction(&self) -> Direction;
+    /// The unit values are in (`"s"`, `"USD"`), if any, for display.
+    fn unit(&self) -> Option<&str> {
+        None
+    }
+    /// Score one response. Never panics: a score that cannot be computed is
+    /// [`Score::invalid`] with its cause.
+    fn score(&self, input: &ScoreInput<'_>) -> Score;
+}
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+mod testing {
+    use evalkit_backends::{Response, Timing, Usage};
+    use serde_json::Value;
+
+    use crate::{Fields, Metric, Score, ScoreInput};
+
+    /// A non-streamed response with `text` and no usage.
+    pub(crate) fn response(text: &str) -> Response {
+        Response {
+            text: text.to_owned(),
+            usage: Usage::default(),
+            timing: Timing::default(),
+            finish_reason: None,
+            model: None,
+        }
+    }
+
+    /// A sample's fields from a JSON object literal.
+    pub(crate) fn fields(value: Value) -> Fields {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("test fields must be an object, got {other}"),
+        }
+    }
+
+    /// Score `text` against `fields` with `metric`.
+    pub(crate) fn score(metric: &dyn Metric, fields: &Fields, text: &str) -> Score {
+        let response = response(text);
+        metric.score(&ScoreInput { fields, response: &response, model: "test-model" })
+    }
+}

@@ -1,0 +1,214 @@
+//! The counting and averaging rules of [`super::analyze`].
+
+use super::*;
+use crate::results::Direction;
+use crate::test_support::{binary, failure, metric, response, results, variant};
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-12)
+}
+
+fn assert_counts_add_up(results: &RunResults) {
+    for a in &results.aggregates {
+        assert_eq!(a.valid + a.invalid + a.errors + a.missing, a.total, "{a:?}");
+    }
+}
+
+#[test]
+fn repeats_are_averaged_per_sample_first() {
+    let records = [
+        response("a", "s1", 0, &[("em", Some(1.0))]),
+        response("a", "s1", 1, &[("em", Some(1.0))]),
+        response("a", "s2", 0, &[("em", Some(1.0))]),
+        response("a", "s2", 1, &[("em", Some(0.0))]),
+        response("a", "s3", 0, &[("em", Some(0.0))]),
+        response("a", "s3", 1, &[("em", Some(0.0))]),
+    ];
+    let r = results(vec![variant("a", 6)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    assert_eq!((agg.n_samples, agg.valid, agg.total), (3, 6, 6));
+    // Per-sample means 1, 0.5, 0.
+    assert!(close(agg.mean, 0.5));
+    assert!(close(agg.std_dev, 0.5));
+    assert!(close(agg.std_error, 0.5 / 3f64.sqrt()));
+    let ci = agg.ci.unwrap();
+    assert_eq!(ci.method, CiMethod::T, "fractional per-sample means are not counts");
+    let expected = stats::t_interval(&[1.0, 0.5, 0.0], CI_LEVEL).unwrap();
+    assert_eq!((ci.low, ci.high), (expected.low, expected.high));
+}
+
+#[test]
+fn a_sample_with_fewer_valid_repeats_weighs_the_same() {
+    let records = [
+        response("a", "s1", 0, &[("em", Some(1.0))]),
+        response("a", "s1", 1, &[("em", Some(1.0))]),
+        response("a", "s1", 2, &[("em", Some(1.0))]),
+        response("a", "s2", 0, &[("em", Some(0.0))]),
+        failure("a", "s2", 1),
+        failure("a", "s2", 2),
+    ];
+    let r = results(vec![variant("a", 6)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    // Task-level mean would be 0.75; per-sample it is (1 + 0) / 2.
+    assert!(close(agg.mean, 0.5));
+    assert_eq!((agg.valid, agg.errors, agg.n_samples), (4, 2, 2));
+}
+
+#[test]
+fn every_task_is_counted_exactly_once() {
+    let records = [
+        response("a", "s1", 0, &[("em", Some(1.0))]),
+        response("a", "s2", 0, &[("em", Some(0.0))]),
+        response("a", "s3", 0, &[("em", None)]),
+        response("a", "s4", 0, &[("other", Some(1.0))]),
+        failure("a", "s5", 0),
+    ];
+    let r = results(vec![variant("a", 6)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    assert_eq!(
+        (agg.valid, agg.invalid, agg.errors, agg.missing, agg.total),
+        (2, 2, 1, 1, 6),
+        "a null score and an absent score are both invalid"
+    );
+    assert!(!r.run.complete);
+    assert_counts_add_up(&r);
+}
+
+#[test]
+fn non_finite_scores_are_invalid() {
+    let records =
+        [response("a", "s1", 0, &[("x", Some(f64::NAN))]), response("a", "s2", 0, &[("x", Some(f64::INFINITY))])];
+    let m = metric("x", Scale::Continuous, Direction::HigherIsBetter, None);
+    let r = results(vec![variant("a", 2)], vec![m], &records);
+    let agg = r.aggregate("a", "x").unwrap();
+    assert_eq!((agg.valid, agg.invalid, agg.mean), (0, 2, None));
+}
+
+#[test]
+fn binary_with_one_repeat_uses_wilson() {
+    let records: Vec<_> =
+        (0..10).map(|i| response("a", &format!("s{i}"), 0, &[("em", Some(if i < 7 { 1.0 } else { 0.0 }))])).collect();
+    let r = results(vec![variant("a", 10)], vec![binary("em")], &records);
+    let ci = r.aggregate("a", "em").unwrap().ci.unwrap();
+    assert_eq!(ci.method, CiMethod::Wilson);
+    assert_eq!(ci.level, 0.95);
+    let expected = stats::wilson_interval(7, 10, 0.95).unwrap();
+    assert_eq!((ci.low, ci.high), (expected.low, expected.high));
+    assert!(r.run.complete);
+}
+
+#[test]
+fn continuous_and_odd_binary_values_use_t() {
+    let records = [
+        response("a", "s1", 0, &[("f1", Some(0.25)), ("em", Some(1.0))]),
+        response("a", "s2", 0, &[("f1", Some(0.75)), ("em", Some(0.5))]),
+        response("a", "s3", 0, &[("f1", Some(1.0)), ("em", Some(0.0))]),
+    ];
+    let f1 = metric("f1", Scale::Continuous, Direction::HigherIsBetter, None);
+    let r = results(vec![variant("a", 3)], vec![f1, binary("em")], &records);
+    assert_eq!(r.aggregate("a", "f1").unwrap().ci.unwrap().method, CiMethod::T);
+    // A "binary" metric that produced 0.5 is not a count; don't pretend it is.
+    assert_eq!(r.aggregate("a", "em").unwrap().ci.unwrap().method, CiMethod::T);
+}
+
+#[test]
+fn one_sample_has_a_mean_but_no_interval() {
+    let records = [response("a", "s1", 0, &[("em", Some(1.0))]), response("a", "s1", 1, &[("em", Some(0.0))])];
+    let r = results(vec![variant("a", 2)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    assert_eq!((agg.n_samples, agg.mean), (1, Some(0.5)));
+    assert_eq!((agg.std_dev, agg.std_error, agg.ci), (None, None, None));
+}
+
+#[test]
+fn no_records_at_all() {
+    let r = results(vec![variant("a", 4), variant("b", 4)], vec![binary("em")], &[]);
+    assert_eq!(r.aggregates.len(), 2);
+    for agg in &r.aggregates {
+        assert_eq!((agg.n_samples, agg.missing, agg.total, agg.mean), (0, 4, 4, None));
+    }
+    assert_eq!(r.usage[0].latency_p50_seconds, None);
+    assert!(!r.run.complete);
+    assert_counts_add_up(&r);
+}
+
+#[test]
+fn lower_is_better_metrics_are_summarised_the_same_way() {
+    let records = [
+        response("a", "s1", 0, &[("latency", Some(2.0)), ("refused", Some(1.0))]),
+        response("a", "s2", 0, &[("latency", Some(4.0)), ("refused", Some(0.0))]),
+        response("a", "s3", 0, &[("latency", Some(9.0)), ("refused", Some(0.0))]),
+    ];
+    let latency = metric("latency", Scale::Continuous, Direction::LowerIsBetter, Some("s"));
+    let refused = metric("refused", Scale::Binary, Direction::LowerIsBetter, None);
+    let r = results(vec![variant("a", 3)], vec![latency, refused], &records);
+    assert_eq!(r.metric("latency").unwrap().direction, Direction::LowerIsBetter);
+    let lat = r.aggregate("a", "latency").unwrap();
+    assert!(close(lat.mean, 5.0));
+    let ci = lat.ci.unwrap();
+    assert!(ci.low < 5.0 && ci.high > 5.0 && ci.method == CiMethod::T);
+    // Direction does not flip what is counted: the rate is still of 1s.
+    let refused = r.aggregate("a", "refused").unwrap();
+    assert!(close(refused.mean, 1.0 / 3.0));
+    let expected = stats::wilson_interval(1, 3, CI_LEVEL).unwrap();
+    assert_eq!(refused.ci.map(|c| (c.low, c.method)), Some((expected.low, CiMethod::Wilson)));
+}
+
+#[test]
+fn the_last_record_of_a_task_wins() {
+    let records = [failure("a", "s1", 0), response("a", "s1", 0, &[("em", Some(1.0))])];
+    let r = results(vec![variant("a", 1)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    assert_eq!((agg.valid, agg.errors, agg.total), (1, 0, 1));
+    assert_eq!(r.usage[0].tasks, 1);
+    assert!(r.run.complete);
+}
+
+#[test]
+fn more_records_than_planned_widen_the_total() {
+    let records = [response("a", "s1", 0, &[("em", Some(1.0))]), response("a", "s2", 0, &[("em", Some(1.0))])];
+    let r = results(vec![variant("a", 1)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    assert_eq!((agg.valid, agg.total, agg.missing), (2, 2, 0));
+}
+
+#[test]
+fn records_outside_the_plan_are_not_reported() {
+    let records = [response("a", "s1", 0, &[("em", Some(1.0))]), response("zzz", "s1", 0, &[("em", Some(0.0))])];
+    let r = results(vec![variant("a", 1)], vec![binary("em")], &records);
+    assert_eq!(r.aggregates.len(), 1);
+    assert_eq!(r.usage.len(), 1);
+}
+
+#[test]
+fn usage_totals() {
+    let mut cached = response("a", "s2", 1, &[("cost", Some(0.25))]);
+    cached.cached = true;
+    let records = [
+        response("a", "s1", 0, &[("cost", Some(0.5))]),
+        response("a", "s1", 1, &[("cost", None)]),
+        cached,
+        failure("a", "s2", 0),
+    ];
+    let cost = metric("cost", Scale::Continuous, Direction::LowerIsBetter, Some("USD"));
+    let r = results(vec![variant("a", 4)], vec![cost], &records);
+    let u = r.usage("a").unwrap();
+    assert_eq!((u.tasks, u.responses, u.errors, u.cached), (4, 3, 1, 1));
+    assert_eq!((u.input_tokens, u.output_tokens), (300, 30));
+    // Latencies (test_support: 1 + repeat) are 1, 2, 2.
+    assert!(close(u.latency_p50_seconds, 2.0));
+    assert!(close(u.latency_p90_seconds, 2.0));
+    assert!(close(u.cost_usd, 0.75));
+
+    let r = results(vec![variant("a", 4)], vec![binary("em")], &records);
+    assert_eq!(r.usage("a").unwrap().cost_usd, None, "no cost metric, no cost");
+}
+
+#[test]
+fn results_round_trip_through_json() {
+    let records = [response("a", "s1", 0, &[("em", Some(1.0))]), response("a", "s2", 0, &[("em", Some(0.0))])];
+    let r = results(vec![variant("a", 2)], vec![binary("em")], &records);
+    assert_eq!(r.schema_version, RESULTS_SCHEMA_VERSION);
+    let json = serde_json::to_string_pretty(&r).unwrap();
+    assert_eq!(serde_json::from_str::<RunResults>(&json).unwrap(), r);
+}

@@ -1,0 +1,137 @@
+//! How numbers are shown to people, shared by the terminal and HTML reports so
+//! both say the same thing: rates as percentages, seconds and dollars with
+//! their units, counts with thousands separators.
+
+use crate::results::{ConfidenceInterval, MetricInfo, Scale};
+
+/// Shown where there is no value (no valid score, no interval).
+pub(crate) const NONE: &str = "-";
+
+/// How one metric's values are displayed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Style {
+    /// A rate in `[0, 1]`, shown as `83.3%`.
+    Percent,
+    /// Seconds, 3 significant digits: `1.23s`.
+    Seconds,
+    /// Dollars: `$0.00123`, `$12.34`.
+    Usd,
+    /// Anything else: 4 significant digits and the unit, if any.
+    Plain(Option<String>),
+}
+
+impl Style {
+    /// The style for a metric's values.
+    pub(crate) fn of(metric: &MetricInfo) -> Style {
+        match (metric.scale, metric.unit.as_deref()) {
+            (Scale::Binary, _) => Style::Percent,
+            (_, Some("s")) => Style::Seconds,
+            (_, Some("USD")) => Style::Usd,
+            (_, unit) => Style::Plain(unit.map(str::to_owned)),
+        }
+    }
+
+    /// One value in this style.
+    pub(crate) fn value(&self, value: f64) -> String {
+        match self {
+            Style::Percent if value.is_finite() => format!("{:.1}%", value * 100.0),
+            Style::Percent => significant(value, 3),
+            Style::Seconds => seconds(value),
+            Style::Usd => usd(value),
+            Style::Plain(None) => significant(value, 4),
+            Style::Plain(Some(unit)) => format!("{} {unit}", significant(value, 4)),
+        }
+    }
+
+    /// An optional value; [`NONE`] when absent.
+    pub(crate) fn option(&self, value: Option<f64>) -> String {
+        value.map_or_else(|| NONE.to_owned(), |v| self.value(v))
+    }
+
+    /// A confidence interval as `[low, high]`; [`NONE`] when absent.
+    pub(crate) fn interval(&self, ci: Option<&ConfidenceInterval>) -> String {
+        ci.map_or_else(|| NONE.to_owned(), |ci| format!("[{}, {}]", self.value(ci.low), self.value(ci.high)))
+    }
+}
+
+/// `value` rounded to `digits` significant digits, in positional notation
+/// (`0.00123`, `1.23`, `1230`); integers keep all their digits.
+pub(crate) fn significant(value: f64, digits: i32) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    let decimals_for = |v: f64| (digits - 1 - v.abs().log10().floor() as i32).clamp(0, 15);
+    let decimals = decimals_for(value);
+    let text = format!("{value:.*}", decimals as usize);
+    // Rounding can add a digit (9.996 → 10.00); one more pass drops it.
+    match text.parse::<f64>() {
+        Ok(rounded) if decimals_for(rounded) < decimals => {
+            format!("{rounded:.*}", decimals_for(rounded) as usize)
+        }
+        _ => text,
+    }
+}
+
+/// Seconds with 3 significant digits: `0.0123s`, `1.23s`, `123s`.
+pub(crate) fn seconds(value: f64) -> String {
+    format!("{}s", significant(value, 3))
+}
+
+/// Dollars: cents for a dollar or more, 3 significant digits below.
+pub(crate) fn usd(value: f64) -> String {
+    let sign = if value < 0.0 { "-" } else { "" };
+    let value = value.abs();
+    if value >= 1.0 {
+        format!("{sign}${value:.2}")
+    } else {
+        format!("{sign}${}", significant(value, 3))
+    }
+}
+
+/// A count with thousands separators: `12,345`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    // Groups of three from the right; the digits are ASCII, so every chunk is UTF-8.
+    let groups: Vec<&str> =
+        digits.as_bytes().rchunks(3).rev().filter_map(|group| std::str::from_utf8(group).ok()).collect();
+    groups.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_digits() {
+        assert_eq!(significant(1.23456, 3), "1.23");
+        assert_eq!(significant(0.00123456, 3), "0.00123");
+        assert_eq!(significant(123.456, 3), "123");
+        assert_eq!(significant(12345.6, 3), "12346");
+        assert_eq!(significant(9.996, 3), "10.0");
+        assert_eq!(significant(0.0, 3), "0");
+        assert_eq!(significant(-0.5, 3), "-0.500");
+        assert_eq!(significant(f64::NAN, 3), "NaN");
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(seconds(0.01234), "0.0123s");
+        assert_eq!(seconds(1.0), "1.00s");
+        assert_eq!(usd(0.00123), "$0.00123");
+        assert_eq!(usd(12.345), "$12.35");
+        assert_eq!(usd(-0.5), "-$0.500");
+        assert_eq!(Style::Percent.value(0.8333), "83.3%");
+        assert_eq!(Style::Plain(Some("tok".into())).value(12.3456), "12.35 tok");
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,109 @@
+//! Builders for records and run descriptions, shared by the unit tests.
+
+use std::collections::BTreeMap;
+
+use crate::analyze::{analyze, AnalysisInput};
+use crate::record::{ErrorEntry, Outcome, Record, ResponseEntry, ScoreEntry};
+use crate::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
+
+pub fn run_info() -> RunInfo {
+    RunInfo {
+        id: "20250101-120000-abcd".into(),
+        suite_name: "smoke".into(),
+        suite_description: Some("A small smoke test.".into()),
+        started_at: "2025-01-01T12:00:00Z".into(),
+        finished_at: Some("2025-01-01T12:01:00Z".into()),
+        complete: false,
+        seed: 7,
+        repeats: 1,
+        git_commit: Some("0123456789abcdef".into()),
+        host: "devbox".into(),
+    }
+}
+
+pub fn variant(name: &str, planned_tasks: u64) -> VariantInfo {
+    VariantInfo {
+        name: name.into(),
+        backend: "local".into(),
+        backend_kind: "mock".into(),
+        model: "echo-1".into(),
+        endpoint: None,
+        prompt: "qa".into(),
+        prompt_version: Some("v1".into()),
+        params: serde_json::json!({ "temperature": 0.0 }),
+        planned_tasks,
+    }
+}
+
+pub fn metric(name: &str, scale: Scale, direction: Direction, unit: Option<&str>) -> MetricInfo {
+    MetricInfo { name: name.into(), kind: name.into(), scale, direction, unit: unit.map(Into::into) }
+}
+
+pub fn binary(name: &str) -> MetricInfo {
+    metric(name, Scale::Binary, Direction::HigherIsBetter, None)
+}
+
+/// A successful task with the given scores (`None` = null score).
+pub fn response(variant: &str, sample: &str, repeat: u32, scores: &[(&str, Option<f64>)]) -> Record {
+    let outcome = Outcome::Response(ResponseEntry {
+        text: format!("answer to {sample}"),
+        input_tokens: 100,
+        output_tokens: 10,
+        cached_input_tokens: None,
+        reasoning_tokens: None,
+        e2e_seconds: 1.0 + f64::from(repeat),
+        ttft_seconds: None,
+        inter_token_seconds: None,
+        finish_reason: Some("stop".into()),
+    });
+    let scores = scores
+        .iter()
+        .map(|(name, value)| {
+            let cause = value.is_none().then(|| "no answer found".to_owned());
+            (name.to_string(), ScoreEntry { value: *value, cause, details: BTreeMap::new() })
+        })
+        .collect();
+    Record { outcome, scores, ..task(variant, sample, repeat) }
+}
+
+/// A failed task.
+pub fn failure(variant: &str, sample: &str, repeat: u32) -> Record {
+    let outcome = Outcome::Error(ErrorEntry { kind: "timeout".into(), message: "timed out after 30s".into() });
+    Record { outcome, attempts: 3, ..task(variant, sample, repeat) }
+}
+
+fn task(variant: &str, sample: &str, repeat: u32) -> Record {
+    Record {
+        variant: variant.into(),
+        sample: sample.into(),
+        repeat,
+        request_hash: format!("hash-{variant}-{sample}-{repeat}"),
+        prompt: format!("Question {sample}?"),
+        reference: Some(serde_json::json!("42")),
+        cluster: None,
+        outcome: Outcome::Error(ErrorEntry { kind: "fatal".into(), message: String::new() }),
+        scores: BTreeMap::new(),
+        attempts: 1,
+        cached: false,
+        finished_at: "2025-01-01T12:00:30Z".into(),
+    }
+}
+
+/// Analyse `records` for the given plan with the default run info.
+pub fn results(variants: Vec<VariantInfo>, metrics: Vec<MetricInfo>, records: &[Record]) -> RunResults {
+    analyze(AnalysisInput {
+        run: run_info(),
+        suite: serde_json::json!({ "name": "smoke" }),
+        variants,
+        metrics,
+        records,
+    })
+}
+
+/// `record` with its response's end-to-end latency set.
+pub fn with_latency(mut record: Record, seconds: f64) -> Record {
+    if let Outcome::Response(response) = &mut record.outcome {
+        response.e2e_seconds = seconds;
+    }
+    record
+}
