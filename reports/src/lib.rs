@@ -6,7 +6,7 @@
 //! statistics know nothing of backends or suites.
 //!
 //! * [`record`]: the journal schema.
-//! * [`analyze`]: journal → [`RunResults`].
+//! * [`mod@analyze`]: journal → [`RunResults`].
 //! * [`results`]: the `results.json` schema.
 //! * [`stats`]: free-standing statistics (means, intervals, percentiles).
 //! * [`terminal`]: the plain-text summary printed at the end of a run.

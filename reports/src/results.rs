@@ -53,6 +53,13 @@ impl RunResults {
     pub fn usage(&self, variant: &str) -> Option<&VariantUsage> {
         self.usage.iter().find(|u| u.variant == variant)
     }
+
+    /// Planned tasks that have no record yet, over all variants (0 for a
+    /// complete run).
+    pub fn missing_tasks(&self) -> u64 {
+        let missing = |v: &VariantInfo| v.planned_tasks.saturating_sub(self.usage(&v.name).map_or(0, |u| u.tasks));
+        self.variants.iter().map(missing).fold(0, u64::saturating_add)
+    }
 }
 
 /// Identity and provenance of a run.

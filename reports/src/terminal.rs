@@ -45,14 +45,9 @@ pub fn summary_table(results: &RunResults) -> String {
     out.push('\n');
     out.push_str(&usage.render());
     if !results.run.complete {
-        let _ = writeln!(out, "\nincomplete run: {} planned task(s) have no record yet", missing_tasks(results));
+        let _ = writeln!(out, "\nincomplete run: {} planned task(s) have no record yet", results.missing_tasks());
     }
     out
-}
-
-/// Planned tasks without a record, over all variants.
-fn missing_tasks(results: &RunResults) -> u64 {
-    results.variants.iter().map(|v| v.planned_tasks.saturating_sub(results.usage(&v.name).map_or(0, |u| u.tasks))).sum()
 }
 
 /// Columns padded to their widest cell: the leading name columns

@@ -139,11 +139,17 @@ fn aggregate(variant: &VariantInfo, metric: &MetricInfo, tasks: &[&Record]) -> A
         errors,
         invalid,
         missing: total - recorded,
-        mean: stats::mean(&sample_means),
-        std_dev: stats::std_dev(&sample_means),
-        std_error: stats::std_error(&sample_means),
+        mean: finite(stats::mean(&sample_means)),
+        std_dev: finite(stats::std_dev(&sample_means)),
+        std_error: finite(stats::std_error(&sample_means)),
         ci,
     }
+}
+
+/// Drops a statistic that overflowed (scores near `f64::MAX`): JSON cannot
+/// carry infinity, and `null` already means "no value".
+fn finite(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite())
 }
 
 /// Wilson when every sample contributes one 0/1 score (the data are then
@@ -169,7 +175,7 @@ fn usage(variant: &VariantInfo, tasks: &[&Record], cost_metric: Option<&str>) ->
     let responses: Vec<_> = tasks.iter().filter_map(|r| r.outcome.response()).collect();
     let mut latencies: Vec<f64> = responses.iter().map(|r| r.e2e_seconds).filter(|s| s.is_finite()).collect();
     latencies.sort_by(f64::total_cmp);
-    let cost_usd = cost_metric.map(|metric| tasks.iter().filter_map(|r| valid_score(r, metric)).sum());
+    let cost_usd = cost_metric.map(|metric| tasks.iter().filter_map(|r| valid_score(r, metric)).sum::<f64>());
     VariantUsage {
         variant: variant.name.clone(),
         tasks: tasks.len() as u64,

@@ -212,3 +212,56 @@ fn results_round_trip_through_json() {
     let json = serde_json::to_string_pretty(&r).unwrap();
     assert_eq!(serde_json::from_str::<RunResults>(&json).unwrap(), r);
 }
+
+#[test]
+fn overflowing_scores_give_no_statistic_rather_than_infinity() {
+    let records = [response("a", "s1", 0, &[("x", Some(f64::MAX))]), response("a", "s2", 0, &[("x", Some(f64::MAX))])];
+    let m = metric("x", Scale::Continuous, Direction::HigherIsBetter, None);
+    let r = results(vec![variant("a", 2)], vec![m], &records);
+    let agg = r.aggregate("a", "x").unwrap();
+    assert_eq!((agg.valid, agg.mean, agg.ci), (2, None, None));
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<RunResults>(&json).unwrap(), r);
+}
+
+#[test]
+fn arbitrary_journals_keep_the_invariants() {
+    // A small deterministic generator (no extra dependency): journals with
+    // duplicates, unknown variants, odd scores and stale plans.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    for _ in 0..50 {
+        let records: Vec<_> = (0..next(60))
+            .map(|_| {
+                let variant = ["a", "b", "unknown"][next(3) as usize];
+                let sample = format!("s{}", next(8));
+                let repeat = next(3) as u32;
+                let score = [None, Some(0.0), Some(1.0), Some(0.5), Some(f64::NAN), Some(-3.0)][next(6) as usize];
+                match next(4) {
+                    0 => failure(variant, &sample, repeat),
+                    1 => response(variant, &sample, repeat, &[]),
+                    _ => response(variant, &sample, repeat, &[("em", score), ("cost", score)]),
+                }
+            })
+            .collect();
+        let cost = metric("cost", Scale::Continuous, Direction::LowerIsBetter, Some("USD"));
+        let plan = vec![variant("a", next(30)), variant("b", next(30))];
+        let r = results(plan, vec![binary("em"), cost], &records);
+        assert_counts_add_up(&r);
+        for a in &r.aggregates {
+            assert!(a.n_samples <= a.valid);
+            if let Some(ci) = a.ci {
+                assert!(ci.low <= ci.high && ci.low.is_finite() && ci.high.is_finite(), "{a:?}");
+            }
+        }
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<RunResults>(&json).unwrap(), r);
+        assert!(!crate::summary_table(&r).is_empty());
+        assert!(crate::render_html(&r, &records).is_ok());
+    }
+}

@@ -4,16 +4,17 @@
 //!
 //! Safety: model outputs, prompts and dataset fields are untrusted text. The
 //! template is rendered by minijinja with HTML auto-escaping (the template
-//! name ends in `.html`), every value reaches it as plain data through
-//! [`Context`], and nothing is ever marked safe, so no text can become markup.
-//! A Content-Security-Policy meta tag also forbids any network fetch.
+//! name ends in `.html`), every value reaches it as plain data through a
+//! private context struct, and nothing is ever marked safe, so no text can
+//! become markup. A Content-Security-Policy meta tag also forbids any network
+//! fetch.
 
 use serde::Serialize;
 
 use crate::analyze::latest_tasks;
 use crate::format::{self, Style, NONE};
 use crate::record::{ErrorEntry, Outcome, Record};
-use crate::results::{Direction, RunInfo, RunResults, VariantInfo};
+use crate::results::{CiMethod, Direction, RunInfo, RunResults, VariantInfo, VariantUsage};
 
 const TEMPLATE_NAME: &str = "report.html";
 const TEMPLATE: &str = include_str!("../../templates/report.html");
@@ -122,19 +123,15 @@ struct ScoreView<'a> {
 
 impl<'a> Context<'a> {
     fn new(results: &'a RunResults, records: &'a [Record]) -> Self {
-        let missing = results
-            .variants
-            .iter()
-            .map(|v| v.planned_tasks.saturating_sub(results.usage(&v.name).map_or(0, |u| u.tasks)))
-            .sum();
+        let score_columns = score_columns(results, records);
         Context {
             run: &results.run,
             evalkit_version: &results.evalkit_version,
             schema_version: results.schema_version,
-            missing,
+            missing: results.missing_tasks(),
             variants: results.variants.iter().map(|v| VariantView::new(results, v)).collect(),
-            score_columns: score_columns(results, records),
-            rows: rows(results, records),
+            rows: rows(results, records, &score_columns),
+            score_columns,
         }
     }
 }
@@ -157,8 +154,8 @@ impl<'a> VariantView<'a> {
                     mean: style.option(a.mean),
                     ci: style.interval(a.ci.as_ref()),
                     ci_method: a.ci.map_or("no interval", |ci| match ci.method {
-                        crate::results::CiMethod::Wilson => "Wilson score interval",
-                        crate::results::CiMethod::T => "Student t interval over per-sample means",
+                        CiMethod::Wilson => "Wilson score interval",
+                        CiMethod::T => "Student t interval over per-sample means",
                     }),
                     valid: a.valid,
                     total: a.total,
@@ -169,7 +166,7 @@ impl<'a> VariantView<'a> {
             })
             .collect();
         let usage = results.usage(&variant.name);
-        let seconds = |pick: fn(&crate::results::VariantUsage) -> Option<f64>| {
+        let seconds = |pick: fn(&VariantUsage) -> Option<f64>| {
             usage.and_then(pick).map_or_else(|| NONE.to_owned(), format::seconds)
         };
         VariantView {
@@ -213,18 +210,11 @@ fn score_columns<'a>(results: &'a RunResults, records: &'a [Record]) -> Vec<&'a 
 
 /// One row per task (the last record of each, as in `results.json`), grouped
 /// by sample so a sample's variants sit together, variants in suite order.
-fn rows<'a>(results: &'a RunResults, records: &'a [Record]) -> Vec<RowView<'a>> {
-    let columns = score_columns(results, records);
+fn rows<'a>(results: &'a RunResults, records: &'a [Record], columns: &[&str]) -> Vec<RowView<'a>> {
     let variant_rank = |name: &str| results.variants.iter().position(|v| v.name == name).unwrap_or(usize::MAX);
     let mut tasks: Vec<&Record> = latest_tasks(records).into_values().collect();
-    tasks.sort_by(|a, b| {
-        (a.sample.as_str(), variant_rank(&a.variant), a.repeat).cmp(&(
-            b.sample.as_str(),
-            variant_rank(&b.variant),
-            b.repeat,
-        ))
-    });
-    tasks.into_iter().map(|record| row(results, &columns, record)).collect()
+    tasks.sort_by_key(|&r| (r.sample.as_str(), variant_rank(&r.variant), r.repeat));
+    tasks.into_iter().map(|record| row(results, columns, record)).collect()
 }
 
 fn row<'a>(results: &RunResults, columns: &[&str], record: &'a Record) -> RowView<'a> {

@@ -15,11 +15,14 @@ pub struct Interval {
     pub high: f64,
 }
 
-/// Whether `level` is a usable confidence level: a fraction strictly between 0
-/// and 1. Checked up front because statrs' quantile functions panic outside
-/// `[0, 1]`.
-fn valid_level(level: f64) -> bool {
-    level > 0.0 && level < 1.0
+/// The upper-tail probability `1 - (1 - level) / 2` whose quantile bounds a
+/// two-sided interval at `level`, if `level` is usable: strictly between 0
+/// and 1, and not so close to 1 that the probability rounds to 1 (an infinite
+/// quantile). Checked up front also because statrs' quantile functions panic
+/// outside `[0, 1]`.
+fn upper_tail(level: f64) -> Option<f64> {
+    let p = 1.0 - (1.0 - level) / 2.0;
+    (level > 0.0 && level < 1.0 && p < 1.0).then_some(p)
 }
 
 /// The Wilson score interval for a proportion of `successes` out of `n`
@@ -33,10 +36,10 @@ fn valid_level(level: f64) -> bool {
 ///
 /// `None` when `n == 0`, `successes > n`, or `level` is not in `(0, 1)`.
 pub fn wilson_interval(successes: u64, n: u64, level: f64) -> Option<Interval> {
-    if n == 0 || successes > n || !valid_level(level) {
+    if n == 0 || successes > n {
         return None;
     }
-    let z = Normal::standard().inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    let z = Normal::standard().inverse_cdf(upper_tail(level)?);
     let n = n as f64;
     let p = successes as f64 / n;
     let z2 = z * z;
@@ -65,13 +68,14 @@ pub fn t_interval(values: &[f64], level: f64) -> Option<Interval> {
 /// `std_error >= 0`, everything is finite and `level` is in `(0, 1)`.
 pub fn t_interval_from_summary(mean: f64, std_error: f64, df: f64, level: f64) -> Option<Interval> {
     let finite = mean.is_finite() && std_error.is_finite() && df.is_finite();
-    if !finite || df <= 0.0 || std_error < 0.0 || !valid_level(level) {
+    let p = upper_tail(level)?;
+    if !finite || df <= 0.0 || std_error < 0.0 {
         return None;
     }
     if std_error == 0.0 {
         return Some(Interval { low: mean, high: mean });
     }
-    let t = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    let t = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p);
     let half = t * std_error;
     half.is_finite().then_some(Interval { low: mean - half, high: mean + half })
 }
@@ -109,6 +113,7 @@ mod tests {
         assert_eq!(wilson_interval(1, 2, 1.0), None);
         assert_eq!(wilson_interval(1, 2, 0.0), None);
         assert_eq!(wilson_interval(1, 2, f64::NAN), None);
+        assert_eq!(wilson_interval(1, 2, 1.0 - 1e-17), None, "rounds to an infinite quantile");
     }
 
     #[test]
@@ -124,6 +129,7 @@ mod tests {
         assert_eq!(t_interval(&[], 0.95), None);
         assert_eq!(t_interval(&[1.0], 0.95), None);
         assert_eq!(t_interval(&[1.0, 2.0], 1.5), None);
+        assert_eq!(t_interval(&[1.0, 2.0], 1.0 - 1e-17), None);
     }
 
     #[test]
@@ -138,5 +144,6 @@ mod tests {
         assert_eq!(t_interval_from_summary(1.0, -0.1, 3.0, 0.95), None);
         assert_eq!(t_interval_from_summary(f64::NAN, 0.1, 3.0, 0.95), None);
         assert_eq!(t_interval_from_summary(1.0, f64::INFINITY, 3.0, 0.95), None);
+        assert_eq!(t_interval(&[f64::MAX, -f64::MAX, f64::MAX], 0.95), None, "overflowing spread");
     }
 }
