@@ -24,11 +24,9 @@ impl Prompt {
     pub fn display_text(&self) -> String {
         match self {
             Prompt::Completion(text) => text.clone(),
-            Prompt::Chat(messages) => messages
-                .iter()
-                .map(|m| format!("[{}]\n{}", m.role, m.content))
-                .collect::<Vec<_>>()
-                .join("\n\n"),
+            Prompt::Chat(messages) => {
+                messages.iter().map(|m| format!("[{}]\n{}", m.role, m.content)).collect::<Vec<_>>().join("\n\n")
+            }
         }
     }
 }

@@ -10,7 +10,10 @@ use evalkit_reports::record::{Outcome, Record, ResponseEntry, ScoreEntry};
 /// A realistic journal record for sample `index`.
 pub fn sample_record(index: usize) -> Record {
     let mut scores = std::collections::BTreeMap::new();
-    scores.insert("exact_match".to_owned(), ScoreEntry { value: Some((index % 2) as f64), cause: None, details: Default::default() });
+    scores.insert(
+        "exact_match".to_owned(),
+        ScoreEntry { value: Some((index % 2) as f64), cause: None, details: Default::default() },
+    );
     Record {
         variant: "qa-v2".to_owned(),
         sample: format!("sample-{index}"),

@@ -66,7 +66,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ResponseCache::new(dir.path().join("cache"));
         assert!(cache.get("abcd").is_none());
-        let response = Response { text: "Paris".into(), usage: Usage::default(), timing: Timing::default(), finish_reason: None, model: None };
+        let response = Response {
+            text: "Paris".into(),
+            usage: Usage::default(),
+            timing: Timing::default(),
+            finish_reason: None,
+            model: None,
+        };
         cache.put("abcd", &response).unwrap();
         assert_eq!(cache.get("abcd"), Some(response));
         std::fs::write(cache.path("ffff"), "{not json").unwrap_or_else(|_| {

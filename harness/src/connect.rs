@@ -44,7 +44,9 @@ pub fn connect(suite: &Suite) -> Result<BTreeMap<String, Connected>, Diagnostics
                 for (header, template) in &openai.headers {
                     match expand_env(template) {
                         Ok(value) => headers.push((header.clone(), value)),
-                        Err(var) => missing.push((key_path!["backends", name.as_str(), "headers", header.as_str()], var)),
+                        Err(var) => {
+                            missing.push((key_path!["backends", name.as_str(), "headers", header.as_str()], var))
+                        }
                     }
                 }
                 for (path, var) in missing {
@@ -70,12 +72,18 @@ pub fn connect(suite: &Suite) -> Result<BTreeMap<String, Connected>, Diagnostics
                         let max_concurrency = openai.max_concurrency.unwrap_or(suite.file.run.concurrency);
                         connected.insert(name.clone(), Connected { backend: Arc::new(backend), max_concurrency });
                     }
-                    Err(error) => problems.push(Diagnostic::new(format!("backend `{name}`: {error}")).in_file(&suite.source.path)),
+                    Err(error) => {
+                        problems.push(Diagnostic::new(format!("backend `{name}`: {error}")).in_file(&suite.source.path))
+                    }
                 }
             }
         }
     }
-    if problems.is_empty() { Ok(connected) } else { Err(Diagnostics(problems)) }
+    if problems.is_empty() {
+        Ok(connected)
+    } else {
+        Err(Diagnostics(problems))
+    }
 }
 
 /// Replace every `${VAR}` with the variable's value; `Err(VAR)` if one is unset.

@@ -37,7 +37,15 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem with no location yet.
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), file: None, line: None, column: None, snippet: None, width: 1, hint: None }
+        Diagnostic {
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            snippet: None,
+            width: 1,
+            hint: None,
+        }
     }
 
     /// Attach the file.

@@ -39,7 +39,9 @@ fn run_info(run: &RunDir, suite: &Suite, complete: bool) -> RunInfo {
         seed: suite.file.suite.seed,
         repeats: suite.file.run.repeats,
         git_commit: run.manifest.git_commit.clone(),
-        host: std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "unknown".to_owned()),
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "unknown".to_owned()),
     }
 }
 

@@ -44,7 +44,11 @@ pub struct Plan {
 /// Render every prompt and lay out variant × sample × repeat.
 ///
 /// `datasets` holds every dataset the suite names (evaluated and few-shot pools).
-pub fn plan(suite: &Suite, datasets: &BTreeMap<String, Dataset>, identities: &[BackendIdentity]) -> Result<Plan, Diagnostics> {
+pub fn plan(
+    suite: &Suite,
+    datasets: &BTreeMap<String, Dataset>,
+    identities: &[BackendIdentity],
+) -> Result<Plan, Diagnostics> {
     let evaluated = &datasets[&suite.dataset];
     let repeats = suite.file.run.repeats;
     let mut problems = missing_everywhere(suite, evaluated);
@@ -73,13 +77,18 @@ pub fn plan(suite: &Suite, datasets: &BTreeMap<String, Dataset>, identities: &[B
                 Ok(prompt) => {
                     rendered.insert((variant.prompt.as_str(), index), Arc::new(prompt));
                 }
-                Err(error) if problems.len() < MAX_ROW_PROBLEMS => problems.push(render_problem(&variant.prompt, evaluated, index, error)),
+                Err(error) if problems.len() < MAX_ROW_PROBLEMS => {
+                    problems.push(render_problem(&variant.prompt, evaluated, index, error))
+                }
                 Err(_) => more_problems += 1,
             }
         }
     }
     if more_problems > 0 {
-        problems.push(Diagnostic::new(format!("… and {more_problems} more rows with the same kind of problem")).in_file(&evaluated.path));
+        problems.push(
+            Diagnostic::new(format!("… and {more_problems} more rows with the same kind of problem"))
+                .in_file(&evaluated.path),
+        );
     }
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
@@ -106,7 +115,8 @@ const MAX_ROW_PROBLEMS: usize = 5;
 fn missing_everywhere(suite: &Suite, dataset: &Dataset) -> Vec<Diagnostic> {
     use crate::diagnostic::did_you_mean;
     use crate::suite::source::key_path;
-    let columns: std::collections::BTreeSet<&str> = dataset.samples.iter().flat_map(|s| s.fields.keys().map(String::as_str)).collect();
+    let columns: std::collections::BTreeSet<&str> =
+        dataset.samples.iter().flat_map(|s| s.fields.keys().map(String::as_str)).collect();
     let columns: Vec<&str> = columns.into_iter().collect();
     let mut problems = Vec::new();
     for template in &suite.prompts {
@@ -116,7 +126,13 @@ fn missing_everywhere(suite: &Suite, dataset: &Dataset) -> Vec<Diagnostic> {
             }
             let path = key_path!["prompts", template.name.as_str()];
             let span = suite.source.span_of(&path).unwrap_or(0..0);
-            let hint = did_you_mean(&variable, &columns).map(|h| format!("{h} (the fields of dataset `{}` are {})", dataset.name, columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")));
+            let hint = did_you_mean(&variable, &columns).map(|h| {
+                format!(
+                    "{h} (the fields of dataset `{}` are {})",
+                    dataset.name,
+                    columns.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                )
+            });
             problems.push(crate::suite::parse::locate(
                 &suite.source,
                 format!("prompt `{}` uses `{variable}`, which no row of dataset `{}` has", template.name, dataset.name),
@@ -142,11 +158,17 @@ fn render_problem(prompt: &str, dataset: &Dataset, index: usize, error: RenderEr
                     dataset.name,
                     sample.position
                 ),
-                format!("the row has {}; add the field or fix the template", if available.is_empty() { "no fields".to_owned() } else { available.join(", ") }),
+                format!(
+                    "the row has {}; add the field or fix the template",
+                    if available.is_empty() { "no fields".to_owned() } else { available.join(", ") }
+                ),
             )
         }
         RenderError::Template(message) => (
-            format!("prompt `{prompt}` failed for sample `{}` of dataset `{}` ({}): {message}", sample.id, dataset.name, sample.position),
+            format!(
+                "prompt `{prompt}` failed for sample `{}` of dataset `{}` ({}): {message}",
+                sample.id, dataset.name, sample.position
+            ),
             "check the template against this row".to_owned(),
         ),
     };
@@ -173,7 +195,10 @@ mod tests {
     #[test]
     fn hash_changes_with_anything_that_changes_the_answer() {
         let identity = BackendIdentity { kind: "openai".into(), endpoint: "http://a/v1".into(), model: "m".into() };
-        let request = GenRequest { prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]), params: GenParams::default() };
+        let request = GenRequest {
+            prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
+            params: GenParams::default(),
+        };
         let base = request_hash(&identity, &request, 0);
         assert_eq!(base, request_hash(&identity, &request, 0));
         assert_ne!(base, request_hash(&identity, &request, 1));

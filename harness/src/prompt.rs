@@ -101,11 +101,8 @@ impl PromptTemplate {
 
     /// Render for one sample. `examples` are the few-shot rows (may be empty).
     pub fn render(&self, fields: &Map<String, Value>, examples: &[&Map<String, Value>]) -> Result<Prompt, RenderError> {
-        let missing: Vec<String> = self
-            .variables()
-            .into_iter()
-            .filter(|name| !fields.contains_key(name) && name != "examples")
-            .collect();
+        let missing: Vec<String> =
+            self.variables().into_iter().filter(|name| !fields.contains_key(name) && name != "examples").collect();
         if !missing.is_empty() {
             return Err(RenderError::MissingFields(missing));
         }
@@ -144,7 +141,14 @@ mod tests {
     use serde_json::json;
 
     fn spec(user: &str) -> PromptSpec {
-        PromptSpec { version: None, system: Some("Be brief.".into()), user: Some(user.into()), messages: None, text: None, few_shot: None }
+        PromptSpec {
+            version: None,
+            system: Some("Be brief.".into()),
+            user: Some(user.into()),
+            messages: None,
+            text: None,
+            few_shot: None,
+        }
     }
 
     fn fields(value: Value) -> Map<String, Value> {

@@ -91,9 +91,11 @@ impl RunDir {
     /// Open a run folder to resume or re-report it.
     pub fn open(path: &Path) -> Result<RunDir> {
         let manifest_path = path.join("run.json");
-        let text = std::fs::read_to_string(&manifest_path)
-            .with_context(|| format!("`{}` is not a run folder (cannot read `{}`)", path.display(), manifest_path.display()))?;
-        let manifest: Manifest = serde_json::from_str(&text).with_context(|| format!("cannot parse `{}`", manifest_path.display()))?;
+        let text = std::fs::read_to_string(&manifest_path).with_context(|| {
+            format!("`{}` is not a run folder (cannot read `{}`)", path.display(), manifest_path.display())
+        })?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).with_context(|| format!("cannot parse `{}`", manifest_path.display()))?;
         Ok(RunDir { path: path.to_path_buf(), manifest })
     }
 
@@ -124,7 +126,11 @@ pub fn fingerprints(datasets: &BTreeMap<String, Dataset>) -> BTreeMap<String, Da
     datasets
         .iter()
         .map(|(name, d)| {
-            let fingerprint = DatasetFingerprint { path: absolute(&d.path).display().to_string(), sha256: d.sha256.clone(), samples: d.samples.len() };
+            let fingerprint = DatasetFingerprint {
+                path: absolute(&d.path).display().to_string(),
+                sha256: d.sha256.clone(),
+                samples: d.samples.len(),
+            };
             (name.clone(), fingerprint)
         })
         .collect()

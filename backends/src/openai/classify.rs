@@ -15,11 +15,8 @@ pub(crate) fn transport_error(url: &str, error: &reqwest::Error) -> BackendError
         // enforced by the caller and reported with its duration.
         return BackendError::Transient { message: format!("timed out talking to {url}: {error}") };
     }
-    let mut message = if error.is_connect() {
-        format!("cannot connect to {url}")
-    } else {
-        format!("request to {url} failed")
-    };
+    let mut message =
+        if error.is_connect() { format!("cannot connect to {url}") } else { format!("request to {url} failed") };
     // reqwest's Display hides the cause ("error sending request"); the chain says why.
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -46,7 +43,9 @@ pub(crate) fn status_error(status: StatusCode, retry_after: Option<Duration>, bo
 
 /// `Retry-After` (seconds or an HTTP date) or OpenAI's `retry-after-ms`.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()) {
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+    {
         return finite_seconds(ms / 1000.0);
     }
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();

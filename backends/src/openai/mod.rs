@@ -119,7 +119,9 @@ impl OpenAiBackend {
         let e2e = started.elapsed();
         if !answer.done && answer.finish_reason.is_none() {
             return Err(BackendError::Transient {
-                message: format!("stream ended before the answer was complete (after {text_chunks} chunks, no `[DONE]`)"),
+                message: format!(
+                    "stream ended before the answer was complete (after {text_chunks} chunks, no `[DONE]`)"
+                ),
             });
         }
         let ttft = first_text.map(|t| t.duration_since(started).as_secs_f64());

@@ -45,7 +45,9 @@ pub(crate) fn request_body(model: &str, request: &GenRequest, stream: bool) -> V
 pub(crate) fn parse_completion(bytes: &[u8]) -> Result<Response, BackendError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| invalid_body(bytes, &e))?;
     if let Some(error) = value.get("error") {
-        return Err(BackendError::Transient { message: format!("endpoint returned an error: {}", error_message(error)) });
+        return Err(BackendError::Transient {
+            message: format!("endpoint returned an error: {}", error_message(error)),
+        });
     }
     let choice = value.pointer("/choices/0").ok_or_else(|| BackendError::Transient {
         message: format!("response has no `choices[0]`: {}", snippet(bytes)),
@@ -80,7 +82,9 @@ impl StreamAccumulator {
     pub(crate) fn push(&mut self, data: &str) -> Result<bool, BackendError> {
         let value: Value = serde_json::from_str(data).map_err(|e| invalid_body(data.as_bytes(), &e))?;
         if let Some(error) = value.get("error") {
-            return Err(BackendError::Transient { message: format!("endpoint sent an error mid-stream: {}", error_message(error)) });
+            return Err(BackendError::Transient {
+                message: format!("endpoint sent an error mid-stream: {}", error_message(error)),
+            });
         }
         if self.model.is_none() {
             self.model = value.get("model").and_then(Value::as_str).map(str::to_owned);
@@ -124,11 +128,7 @@ fn parse_usage(usage: &Value) -> Usage {
 }
 
 pub(crate) fn error_message(error: &Value) -> String {
-    error
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| error.to_string())
+    error.get("message").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| error.to_string())
 }
 
 fn invalid_body(bytes: &[u8], error: &serde_json::Error) -> BackendError {
@@ -157,7 +157,10 @@ mod tests {
             params: GenParams { temperature: Some(0.0), max_tokens: Some(5), ..GenParams::default() },
         };
         let body = request_body("m", &request, false);
-        assert_eq!(body, json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0, "max_tokens": 5, "stream": false}));
+        assert_eq!(
+            body,
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0, "max_tokens": 5, "stream": false})
+        );
     }
 
     #[test]
@@ -166,7 +169,10 @@ mod tests {
             "usage":{"prompt_tokens":10,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":1}}}"#;
         let response = parse_completion(body).unwrap();
         assert_eq!(response.text, "Paris");
-        assert_eq!(response.usage, Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: Some(4), reasoning_tokens: Some(1) });
+        assert_eq!(
+            response.usage,
+            Usage { input_tokens: 10, output_tokens: 2, cached_input_tokens: Some(4), reasoning_tokens: Some(1) }
+        );
         assert_eq!(response.finish_reason.as_deref(), Some("stop"));
     }
 

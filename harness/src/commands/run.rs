@@ -16,9 +16,9 @@ use crate::exit::{self, Failure};
 use crate::journal::{self, Journal};
 use crate::plan::{self, TaskKey};
 use crate::prepare::{prepare, Prepared};
+use crate::rundir::{fingerprints, RunDir};
 use crate::runner::retry::RetryPolicy;
 use crate::runner::{self, Limits, Progress, RunEnd, Shared, VariantRuntime};
-use crate::rundir::{fingerprints, RunDir};
 use crate::{connect, outputs};
 
 /// Options of `evalkit run`.
@@ -39,13 +39,26 @@ pub struct RunOptions {
 /// Run (or resume) a suite; returns the exit code.
 pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     let resumed = match &options.resume {
-        Some(path) => Some(RunDir::open(path)?),
+        // A folder that is not a run is a bad argument (exit 2), not a failed run.
+        Some(path) => Some(RunDir::open(path).map_err(|e| {
+            Failure::Invalid(
+                crate::diagnostic::Diagnostic::new(format!("{e:#}"))
+                    .with_hint("pass a folder that `evalkit run` printed as `run: <dir>`")
+                    .into(),
+            )
+        })?),
         None => None,
     };
     let suite_path = match (&resumed, &options.suite) {
         (Some(run), _) => run.suite_toml(),
         (None, Some(path)) => path.clone(),
-        (None, None) => return Err(Failure::Invalid(crate::diagnostic::Diagnostic::new("nothing to run").with_hint("pass a suite file, or `--resume <run dir>`").into())),
+        (None, None) => {
+            return Err(Failure::Invalid(
+                crate::diagnostic::Diagnostic::new("nothing to run")
+                    .with_hint("pass a suite file, or `--resume <run dir>`")
+                    .into(),
+            ))
+        }
     };
     let prepared = prepare(&suite_path)?;
     let connected = connect::connect(&prepared.suite)?;
@@ -77,18 +90,26 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     let pending: Vec<_> = plan
         .tasks
         .iter()
-        .filter(|t| !done.contains(&(suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat)))
+        .filter(|t| {
+            !done.contains(&(suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat))
+        })
         .cloned()
         .collect();
     let failed_before = 0;
     if !done.is_empty() {
-        eprintln!("resume: {} of {} tasks already done, {} to go", plan.tasks.len() - pending.len(), plan.tasks.len(), pending.len());
+        eprintln!(
+            "resume: {} of {} tasks already done, {} to go",
+            plan.tasks.len() - pending.len(),
+            plan.tasks.len(),
+            pending.len()
+        );
     }
 
     let shared = Arc::new(shared_state(&prepared, &connected, evaluated.clone(), options.no_cache));
     let cost_metrics = suite.metrics.iter().filter(|m| m.unit() == Some("USD")).map(|m| m.name().to_owned()).collect();
     let mut progress = Progress::new(pending.len() as u64, cost_metrics, options.quiet);
-    let mut journal = Journal::open(&run.records()).with_context(|| format!("cannot open the journal `{}`", run.records().display()))?;
+    let mut journal = Journal::open(&run.records())
+        .with_context(|| format!("cannot open the journal `{}`", run.records().display()))?;
     let limits = Limits {
         concurrency: suite.file.run.concurrency,
         error_budget: suite.file.run.error_budget,
@@ -101,8 +122,13 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     let elapsed = progress.finish();
 
     let records = latest_per_task(read_journal(&run.records())?);
-    let planned: HashSet<TaskKey> = plan.tasks.iter().map(|t| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat)).collect();
-    let complete = planned.iter().all(|key| records.iter().any(|r| (&r.variant, &r.sample, r.repeat) == (&key.0, &key.1, key.2)));
+    let planned: HashSet<TaskKey> = plan
+        .tasks
+        .iter()
+        .map(|t| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat))
+        .collect();
+    let complete =
+        planned.iter().all(|key| records.iter().any(|r| (&r.variant, &r.sample, r.repeat) == (&key.0, &key.1, key.2)));
     let results = outputs::write(&run, suite, &records, evaluated.samples.len(), complete)?;
     if !options.quiet {
         println!("{}", evalkit_reports::terminal::summary_table(&results));
@@ -168,7 +194,12 @@ fn warn_if_data_changed(run: &RunDir, prepared: &Prepared) {
     }
 }
 
-fn shared_state(prepared: &Prepared, connected: &BTreeMap<String, connect::Connected>, dataset: Arc<crate::dataset::Dataset>, no_cache: bool) -> Shared {
+fn shared_state(
+    prepared: &Prepared,
+    connected: &BTreeMap<String, connect::Connected>,
+    dataset: Arc<crate::dataset::Dataset>,
+    no_cache: bool,
+) -> Shared {
     let suite = &prepared.suite;
     let limits: BTreeMap<&str, Arc<Semaphore>> =
         connected.iter().map(|(name, c)| (name.as_str(), Arc::new(Semaphore::new(c.max_concurrency.max(1))))).collect();

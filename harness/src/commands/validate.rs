@@ -17,7 +17,11 @@ pub fn validate(path: &Path) -> Result<(), Failure> {
         .variants
         .iter()
         .map(|v| match &suite.file.backends[&v.backend] {
-            BackendSpec::Openai(spec) => evalkit_backends::BackendIdentity { kind: "openai".into(), endpoint: spec.base_url.clone(), model: spec.model.clone() },
+            BackendSpec::Openai(spec) => evalkit_backends::BackendIdentity {
+                kind: "openai".into(),
+                endpoint: spec.base_url.clone(),
+                model: spec.model.clone(),
+            },
         })
         .collect();
     let plan = plan::plan(suite, &prepared.datasets, &identities)?;

@@ -11,22 +11,30 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Vec<(Position, Map<Strin
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
     let headers = reader.headers().map_err(|e| csv_error(path, &e))?.clone();
     if headers.is_empty() || headers.iter().all(str::is_empty) {
-        return Err(Diagnostic::new("CSV file has no header row").in_file(path).at(1, None).with_hint("the first line must name the columns, e.g. `id,question,answer`"));
+        return Err(Diagnostic::new("CSV file has no header row")
+            .in_file(path)
+            .at(1, None)
+            .with_hint("the first line must name the columns, e.g. `id,question,answer`"));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, name) in headers.iter().enumerate() {
         if name.trim().is_empty() {
-            return Err(Diagnostic::new(format!("column {} of the CSV header has no name", i + 1)).in_file(path).at(1, None));
+            return Err(Diagnostic::new(format!("column {} of the CSV header has no name", i + 1))
+                .in_file(path)
+                .at(1, None));
         }
         if !seen.insert(name) {
-            return Err(Diagnostic::new(format!("the CSV header names column `{name}` twice")).in_file(path).at(1, None));
+            return Err(Diagnostic::new(format!("the CSV header names column `{name}` twice"))
+                .in_file(path)
+                .at(1, None));
         }
     }
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let fields = headers.iter().zip(record.iter()).map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).collect();
+        let fields =
+            headers.iter().zip(record.iter()).map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).collect();
         rows.push((Position::Line(line), fields));
     }
     Ok(rows)

@@ -114,10 +114,17 @@ pub fn load(name: &str, spec: &DatasetSpec, path: &Path, seed: u64) -> Result<Da
     Ok(Dataset { name: name.to_owned(), path: path.to_path_buf(), samples, sha256 })
 }
 
-fn assign_ids(name: &str, spec: &DatasetSpec, path: &Path, rows: Vec<(Position, Map<String, Value>)>) -> Result<Vec<Sample>, Diagnostic> {
+fn assign_ids(
+    name: &str,
+    spec: &DatasetSpec,
+    path: &Path,
+    rows: Vec<(Position, Map<String, Value>)>,
+) -> Result<Vec<Sample>, Diagnostic> {
     let id_field = match &spec.id_field {
         Some(field) => Some(field.as_str()),
-        None if !rows.is_empty() && rows.iter().all(|(_, fields)| fields.get("id").is_some_and(is_id_value)) => Some("id"),
+        None if !rows.is_empty() && rows.iter().all(|(_, fields)| fields.get("id").is_some_and(is_id_value)) => {
+            Some("id")
+        }
         None => None,
     };
     let mut seen = std::collections::HashMap::new();
@@ -127,10 +134,12 @@ fn assign_ids(name: &str, spec: &DatasetSpec, path: &Path, rows: Vec<(Position, 
             Some(field) => match fields.get(field).filter(|v| is_id_value(v)) {
                 Some(value) => value_text(value),
                 None => {
-                    return Err(Diagnostic::new(format!("{position} of dataset `{name}` has no usable id in field `{field}`"))
-                        .in_file(path)
-                        .at(line_of(position), None)
-                        .with_hint("every row needs a string or integer id; remove `id_field` to use content hashes"));
+                    return Err(Diagnostic::new(format!(
+                        "{position} of dataset `{name}` has no usable id in field `{field}`"
+                    ))
+                    .in_file(path)
+                    .at(line_of(position), None)
+                    .with_hint("every row needs a string or integer id; remove `id_field` to use content hashes"));
                 }
             },
             None => content_hash(&fields),
@@ -142,10 +151,12 @@ fn assign_ids(name: &str, spec: &DatasetSpec, path: &Path, rows: Vec<(Position, 
             // Identical rows hash alike; number the repeats so each keeps a stable id.
             (None, n) => format!("{id}#{n}"),
             (Some(field), _) => {
-                return Err(Diagnostic::new(format!("duplicate id `{id}` in field `{field}` of dataset `{name}` ({position})"))
-                    .in_file(path)
-                    .at(line_of(position), None)
-                    .with_hint("sample ids pair results across runs, so they must be unique"));
+                return Err(Diagnostic::new(format!(
+                    "duplicate id `{id}` in field `{field}` of dataset `{name}` ({position})"
+                ))
+                .in_file(path)
+                .at(line_of(position), None)
+                .with_hint("sample ids pair results across runs, so they must be unique"));
             }
         };
         samples.push(Sample { id, fields, position });
@@ -183,7 +194,17 @@ mod tests {
     use super::*;
 
     fn spec() -> DatasetSpec {
-        DatasetSpec { path: String::new(), format: None, id_field: None, reference_field: None, cluster_field: None, split: None, split_field: None, limit: None, sample: None }
+        DatasetSpec {
+            path: String::new(),
+            format: None,
+            id_field: None,
+            reference_field: None,
+            cluster_field: None,
+            split: None,
+            split_field: None,
+            limit: None,
+            sample: None,
+        }
     }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -219,7 +240,9 @@ mod tests {
     #[test]
     fn split_limit_and_sample() {
         let dir = tempfile::tempdir().unwrap();
-        let rows: String = (0..20).map(|i| format!("{{\"id\": {i}, \"split\": \"{}\"}}\n", if i % 2 == 0 { "test" } else { "train" })).collect();
+        let rows: String = (0..20)
+            .map(|i| format!("{{\"id\": {i}, \"split\": \"{}\"}}\n", if i % 2 == 0 { "test" } else { "train" }))
+            .collect();
         let path = write(dir.path(), "a.jsonl", &rows);
         let mut spec = spec();
         spec.split = Some("test".into());
@@ -229,7 +252,10 @@ mod tests {
         let again = load("a", &spec, &path, 42).unwrap();
         assert_eq!(first.samples, again.samples);
         assert_eq!(first.samples.len(), 3);
-        assert!(first.samples.iter().all(|s| s.id.parse::<u32>().unwrap() % 2 == 0 && s.id.parse::<u32>().unwrap() < 16));
+        assert!(first
+            .samples
+            .iter()
+            .all(|s| s.id.parse::<u32>().unwrap() % 2 == 0 && s.id.parse::<u32>().unwrap() < 16));
         let other_seed = load("a", &spec, &path, 7).unwrap();
         assert_ne!(first.samples, other_seed.samples);
     }
@@ -237,6 +263,9 @@ mod tests {
     #[test]
     fn missing_file_says_where_paths_are_relative_to() {
         let error = load("qa", &spec(), Path::new("/nonexistent/qa.jsonl"), 0).unwrap_err();
-        assert!(error.to_string().contains("cannot read dataset `qa` from `/nonexistent/qa.jsonl`: not found"), "{error}");
+        assert!(
+            error.to_string().contains("cannot read dataset `qa` from `/nonexistent/qa.jsonl`: not found"),
+            "{error}"
+        );
     }
 }

@@ -27,7 +27,8 @@ pub(super) fn seeded_subset(samples: Vec<Sample>, count: usize, seed: u64, datas
         return samples;
     }
     let purpose = format!("sample:{dataset}");
-    let mut ranked: Vec<(u64, usize)> = samples.iter().enumerate().map(|(i, s)| (stable_rank(seed, &purpose, &s.id), i)).collect();
+    let mut ranked: Vec<(u64, usize)> =
+        samples.iter().enumerate().map(|(i, s)| (stable_rank(seed, &purpose, &s.id), i)).collect();
     ranked.sort_unstable();
     let mut keep: Vec<usize> = ranked.into_iter().take(count).map(|(_, i)| i).collect();
     keep.sort_unstable();
@@ -35,13 +36,24 @@ pub(super) fn seeded_subset(samples: Vec<Sample>, count: usize, seed: u64, datas
     samples
         .into_iter()
         .enumerate()
-        .filter_map(|(i, s)| (keep.peek() == Some(&i)).then(|| { keep.next(); s }))
+        .filter_map(|(i, s)| {
+            (keep.peek() == Some(&i)).then(|| {
+                keep.next();
+                s
+            })
+        })
         .collect()
 }
 
 /// Few-shot examples for one sample: never the sample itself.
 /// `random` draws per sample by seed; otherwise the pool's first rows.
-pub fn few_shot_examples<'a>(pool: &'a [Sample], sample_id: &str, count: usize, random: bool, seed: u64) -> Vec<&'a Map<String, Value>> {
+pub fn few_shot_examples<'a>(
+    pool: &'a [Sample],
+    sample_id: &str,
+    count: usize,
+    random: bool,
+    seed: u64,
+) -> Vec<&'a Map<String, Value>> {
     let candidates = pool.iter().filter(|s| s.id != sample_id);
     if !random {
         return candidates.take(count).map(|s| &s.fields).collect();
@@ -67,7 +79,8 @@ mod tests {
         let large = seeded_subset(samples(51), 10, 3, "d");
         let overlap = small.iter().filter(|s| large.contains(s)).count();
         assert!(overlap >= 9, "adding one row changed {} of 10 choices", 10 - overlap);
-        assert!(small.windows(2).all(|w| w[0].position.to_string() < w[1].position.to_string() || w[0].id.parse::<u32>().unwrap() < w[1].id.parse::<u32>().unwrap()));
+        assert!(small.windows(2).all(|w| w[0].position.to_string() < w[1].position.to_string()
+            || w[0].id.parse::<u32>().unwrap() < w[1].id.parse::<u32>().unwrap()));
     }
 
     #[test]

@@ -51,7 +51,13 @@ pub struct Limits {
 }
 
 /// Run `pending` tasks, appending each record to `journal` as it finishes.
-pub async fn execute(shared: Arc<Shared>, pending: Vec<Task>, journal: &mut Journal, limits: Limits, progress: &mut Progress) -> std::io::Result<RunEnd> {
+pub async fn execute(
+    shared: Arc<Shared>,
+    pending: Vec<Task>,
+    journal: &mut Journal,
+    limits: Limits,
+    progress: &mut Progress,
+) -> std::io::Result<RunEnd> {
     let mut queue = pending.into_iter();
     let mut running: JoinSet<Record> = JoinSet::new();
     let mut failed = limits.failed_before;
@@ -89,7 +95,11 @@ pub async fn execute(shared: Arc<Shared>, pending: Vec<Task>, journal: &mut Jour
             failed += 1;
             if failed as f64 > allowed_failures {
                 running.abort_all();
-                return Ok(RunEnd::BudgetExceeded { failed, total: limits.total_tasks, last_error: error.message.clone() });
+                return Ok(RunEnd::BudgetExceeded {
+                    failed,
+                    total: limits.total_tasks,
+                    last_error: error.message.clone(),
+                });
             }
         }
     }

@@ -103,7 +103,12 @@ async fn answer(shared: &Shared, variant: &VariantRuntime, task: &Task) -> (Resu
     }
 }
 
-fn score(metrics: &[Arc<dyn Metric>], fields: &evalkit_metrics::Fields, response: &Response, model: &str) -> std::collections::BTreeMap<String, ScoreEntry> {
+fn score(
+    metrics: &[Arc<dyn Metric>],
+    fields: &evalkit_metrics::Fields,
+    response: &Response,
+    model: &str,
+) -> std::collections::BTreeMap<String, ScoreEntry> {
     let input = ScoreInput { fields, response, model };
     metrics
         .iter()

@@ -69,7 +69,11 @@ pub fn check(source: SourceFile, file: SuiteFile) -> Result<Suite, Diagnostics> 
     check_run(c, &file);
 
     if variants.is_empty() && !c.found.iter().any(|d| d.message.contains("variants")) {
-        c.error(&[], "the suite defines no variants".into(), Some("add a `[[variants]]` table with `name`, `prompt` and `backend`".into()));
+        c.error(
+            &[],
+            "the suite defines no variants".into(),
+            Some("add a `[[variants]]` table with `name`, `prompt` and `backend`".into()),
+        );
     }
 
     let found = std::mem::take(&mut checker.found);
@@ -85,11 +89,16 @@ fn choose_dataset(c: &mut Checker<'_>, file: &SuiteFile) -> Option<String> {
         c.reference(&key_path!["suite", "dataset"], "dataset", chosen, &names);
         return Some(chosen.clone());
     }
-    let pools: BTreeSet<&str> = file.prompts.values().filter_map(|p| p.few_shot.as_ref()).map(|f| f.dataset.as_str()).collect();
+    let pools: BTreeSet<&str> =
+        file.prompts.values().filter_map(|p| p.few_shot.as_ref()).map(|f| f.dataset.as_str()).collect();
     let evaluated: Vec<&str> = names.iter().copied().filter(|n| !pools.contains(n)).collect();
     match (names.len(), evaluated.as_slice()) {
         (0, _) => {
-            c.error(&[], "the suite defines no dataset".into(), Some("add `[datasets.<name>]` with `path = \"data.jsonl\"`".into()));
+            c.error(
+                &[],
+                "the suite defines no dataset".into(),
+                Some("add `[datasets.<name>]` with `path = \"data.jsonl\"`".into()),
+            );
             None
         }
         (1, _) => Some(names[0].to_owned()),
@@ -120,13 +129,26 @@ fn check_prompts(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<PromptTemplate> {
             continue;
         }
         if spec.system.is_some() && spec.user.is_none() {
-            c.error(&at("system"), format!("prompt `{name}` sets `system` without `user`"), Some("put the system message in `messages`".into()));
+            c.error(
+                &at("system"),
+                format!("prompt `{name}` sets `system` without `user`"),
+                Some("put the system message in `messages`".into()),
+            );
             continue;
         }
         if let Some(few_shot) = &spec.few_shot {
-            c.reference(&key_path!["prompts", name.as_str(), "few_shot", "dataset"], "dataset", &few_shot.dataset, &datasets);
+            c.reference(
+                &key_path!["prompts", name.as_str(), "few_shot", "dataset"],
+                "dataset",
+                &few_shot.dataset,
+                &datasets,
+            );
             if few_shot.count == 0 {
-                c.error(&key_path!["prompts", name.as_str(), "few_shot", "count"], "`few_shot.count` must be at least 1".into(), None);
+                c.error(
+                    &key_path!["prompts", name.as_str(), "few_shot", "count"],
+                    "`few_shot.count` must be at least 1".into(),
+                    None,
+                );
             }
         }
         match PromptTemplate::compile(name, spec) {
@@ -147,7 +169,11 @@ fn check_backends(c: &mut Checker<'_>, file: &SuiteFile) {
         match spec {
             BackendSpec::Openai(openai) => {
                 if !(openai.base_url.starts_with("http://") || openai.base_url.starts_with("https://")) {
-                    c.error(&at("base_url"), format!("`base_url` must start with http:// or https://, found `{}`", openai.base_url), Some("e.g. `base_url = \"http://127.0.0.1:8080/v1\"`".into()));
+                    c.error(
+                        &at("base_url"),
+                        format!("`base_url` must start with http:// or https://, found `{}`", openai.base_url),
+                        Some("e.g. `base_url = \"http://127.0.0.1:8080/v1\"`".into()),
+                    );
                 }
                 if openai.model.trim().is_empty() {
                     c.error(&at("model"), "`model` must not be empty".into(), None);
@@ -199,7 +225,11 @@ fn check_variants(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<Variant> {
         if spec.name.trim().is_empty() {
             c.error(&key_path!["variants", i, "name"], "variant names must not be empty".into(), None);
         } else if let Some(first) = seen.insert(spec.name.as_str(), i) {
-            c.error(&key_path!["variants", i, "name"], format!("variant name `{}` is also used by variants[{first}]", spec.name), Some("give each variant a unique name".into()));
+            c.error(
+                &key_path!["variants", i, "name"],
+                format!("variant name `{}` is also used by variants[{first}]", spec.name),
+                Some("give each variant a unique name".into()),
+            );
         }
         c.reference(&key_path!["variants", i, "prompt"], "prompt", &spec.prompt, &prompts);
         c.reference(&key_path!["variants", i, "backend"], "backend", &spec.backend, &backends);
@@ -230,7 +260,11 @@ fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) ->
     for (i, config) in file.metrics.iter().enumerate() {
         let name = config.name().to_owned();
         if let Some(first) = seen.insert(name.clone(), i) {
-            c.error(&key_path!["metrics", i], format!("two metrics are named `{name}` (metrics[{first}] and metrics[{i}])"), Some("give one of them `name = \"...\"`".into()));
+            c.error(
+                &key_path!["metrics", i],
+                format!("two metrics are named `{name}` (metrics[{first}] and metrics[{i}])"),
+                Some("give one of them `name = \"...\"`".into()),
+            );
         }
         if let MetricConfig::Cost(_) = config {
             for variant in variants {
@@ -238,8 +272,14 @@ fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) ->
                 if !file.prices.contains_key(&backend.model) {
                     c.error(
                         &key_path!["metrics", i],
-                        format!("metric `{name}` needs a price for model `{}` (variant `{}`)", backend.model, variant.name),
-                        Some(format!("add `[prices.\"{}\"]` with `input = ...` and `output = ...` (USD per million tokens)", backend.model)),
+                        format!(
+                            "metric `{name}` needs a price for model `{}` (variant `{}`)",
+                            backend.model, variant.name
+                        ),
+                        Some(format!(
+                            "add `[prices.\"{}\"]` with `input = ...` and `output = ...` (USD per million tokens)",
+                            backend.model
+                        )),
                     );
                 }
             }
@@ -263,9 +303,15 @@ fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {
         c.error(&at("concurrency"), "`concurrency` must be at least 1".into(), None);
     }
     if !(0.0..=1.0).contains(&run.error_budget) {
-        c.error(&at("error_budget"), format!("`error_budget` is a share of tasks between 0 and 1, found {}", run.error_budget), Some("e.g. `error_budget = 0.05` aborts when more than 5% of tasks fail".into()));
+        c.error(
+            &at("error_budget"),
+            format!("`error_budget` is a share of tasks between 0 and 1, found {}", run.error_budget),
+            Some("e.g. `error_budget = 0.05` aborts when more than 5% of tasks fail".into()),
+        );
     }
-    for (key, value) in [("request_timeout", run.request_timeout), ("backoff", run.backoff), ("max_backoff", run.max_backoff)] {
+    for (key, value) in
+        [("request_timeout", run.request_timeout), ("backoff", run.backoff), ("max_backoff", run.max_backoff)]
+    {
         if !(value.is_finite() && value >= 0.0) || (key == "request_timeout" && value == 0.0) {
             c.error(&at(key), format!("`{key}` must be a positive number of seconds"), None);
         }

@@ -68,7 +68,11 @@ impl Suite {
 /// Join a relative path onto `base`; absolute paths stay as they are.
 pub fn resolve_against(base: &Path, path: &str) -> PathBuf {
     let path = Path::new(path);
-    if path.is_absolute() { path.to_path_buf() } else { lexically_normal(&base.join(path)) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        lexically_normal(&base.join(path))
+    }
 }
 
 /// `suites/../datasets/a.jsonl` → `datasets/a.jsonl`, without touching the
@@ -85,7 +89,11 @@ fn lexically_normal(path: &Path) -> PathBuf {
             other => out.push(other.as_os_str()),
         }
     }
-    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
 }
 
 /// Read, parse and check a suite file.

@@ -17,7 +17,11 @@ fn describe(source: &SourceFile, error: &toml::de::Error) -> Diagnostic {
     let span = error.span().unwrap_or(0..0);
     let path = source.path_at(span.start);
     let table = |path: &[Key]| -> String {
-        if path.is_empty() { "the top level".to_owned() } else { format!("`{}`", display_path(path)) }
+        if path.is_empty() {
+            "the top level".to_owned()
+        } else {
+            format!("`{}`", display_path(path))
+        }
     };
 
     let (message, hint, span) = if let Some(rest) = raw.strip_prefix("unknown field ") {
@@ -144,15 +148,22 @@ mod tests {
 
     #[test]
     fn unknown_key_in_kind_selected_table() {
-        let text = format!("{HEAD}[backends.gpt]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\nmodel = \"m\"\nmax_concurency = 2\n");
+        let text = format!(
+            "{HEAD}[backends.gpt]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\nmodel = \"m\"\nmax_concurency = 2\n"
+        );
         let message = error_for(&text);
-        assert!(message.starts_with("error: unknown key `max_concurency` in `backends.gpt`\n --> suite.toml:8:1\n"), "{message}");
+        assert!(
+            message.starts_with("error: unknown key `max_concurency` in `backends.gpt`\n --> suite.toml:8:1\n"),
+            "{message}"
+        );
         assert!(message.contains("did you mean `max_concurrency`?"), "{message}");
     }
 
     #[test]
     fn unknown_key_in_inline_table() {
-        let text = format!("{HEAD}[[variants]]\nname = \"a\"\nprompt = \"p\"\nbackend = \"b\"\nparams = {{ max_token = 5 }}\n");
+        let text = format!(
+            "{HEAD}[[variants]]\nname = \"a\"\nprompt = \"p\"\nbackend = \"b\"\nparams = {{ max_token = 5 }}\n"
+        );
         let message = error_for(&text);
         assert!(message.contains("unknown key `max_token` in `variants[0].params`"), "{message}");
         assert!(message.contains("suite.toml:8:12"), "{message}");
@@ -162,7 +173,12 @@ mod tests {
     #[test]
     fn wrong_type_names_the_key() {
         let message = error_for(&format!("{HEAD}[run]\nrepeats = \"3\"\n"));
-        assert!(message.starts_with("error: wrong type for `run.repeats`: expected u32, found string \"3\"\n --> suite.toml:5:11"), "{message}");
+        assert!(
+            message.starts_with(
+                "error: wrong type for `run.repeats`: expected u32, found string \"3\"\n --> suite.toml:5:11"
+            ),
+            "{message}"
+        );
     }
 
     #[test]

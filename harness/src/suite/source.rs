@@ -114,10 +114,9 @@ impl SourceFile {
         // The root table's own span is the whole file: not useful as a location.
         for key in path {
             let next: Option<(Range<usize>, &Spanned<DeValue<'_>>)> = match (key, value) {
-                (Key::Name(name), DeValue::Table(table)) => table
-                    .iter()
-                    .find(|(k, _)| k.get_ref().as_ref() == name.as_str())
-                    .map(|(k, v)| (k.span(), v)),
+                (Key::Name(name), DeValue::Table(table)) => {
+                    table.iter().find(|(k, _)| k.get_ref().as_ref() == name.as_str()).map(|(k, v)| (k.span(), v))
+                }
                 (Key::Index(index), DeValue::Array(array)) => array.get(*index).map(|v| (v.span(), v)),
                 _ => None,
             };
@@ -185,7 +184,8 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 mod tests {
     use super::*;
 
-    const SUITE: &str = "[suite]\nname = \"x\"\n\n[[variants]]\nname = \"a\"\n\n[[variants]]\nname = \"b\"\nbackend = \"gpt\"\n";
+    const SUITE: &str =
+        "[suite]\nname = \"x\"\n\n[[variants]]\nname = \"a\"\n\n[[variants]]\nname = \"b\"\nbackend = \"gpt\"\n";
 
     #[test]
     fn finds_keys_in_arrays_of_tables() {

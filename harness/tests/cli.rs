@@ -1,0 +1,25 @@
+//! End-to-end tests of the `evalkit` binary against a scripted
+//! OpenAI-compatible server (tests/support/server.rs).
+//!
+//! Each test writes a suite and a dataset into its own temporary folder, runs
+//! the real binary, and asserts what ends up in `records.jsonl` and
+//! `results.json` (and what the server saw). Run with:
+//!
+//! ```text
+//! cargo test -p evalkit --test cli
+//! ```
+
+mod support;
+
+#[path = "cli/bad_input.rs"]
+mod bad_input;
+#[path = "cli/cache.rs"]
+mod cache;
+#[path = "cli/faults.rs"]
+mod faults;
+#[path = "cli/resume.rs"]
+mod resume;
+#[path = "cli/run.rs"]
+mod run;
+#[path = "cli/secrets.rs"]
+mod secrets;

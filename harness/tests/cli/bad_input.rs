@@ -1,0 +1,227 @@
+//! Invalid suites and datasets: exit 2 from both `validate` and `run`, a
+//! message that says what is wrong, where (file:line:column) and how to fix
+//! it, and not a single request sent.
+
+use crate::support::*;
+
+/// Write `suite` (and `files`), then check that `validate` and `run` both
+/// exit 2 with every one of `expected` in stderr, that the server saw
+/// nothing, and that no run folder was created.
+#[track_caller]
+fn assert_rejected(suite: &str, files: &[(&str, &str)], expected: &[String]) {
+    let sandbox = Sandbox::new();
+    let server = Server::answering(CAPITALS_ANSWERS);
+    for (name, contents) in files {
+        sandbox.write(name, contents);
+    }
+    sandbox.write_suite("suite.toml", suite, &server.base_url());
+    for command in ["validate", "run"] {
+        let output = sandbox.evalkit(&[command, "suite.toml"]);
+        assert_eq!(
+            output.code,
+            Some(2),
+            "`evalkit {command}` should exit 2 (invalid input)\n--- stderr ---\n{}",
+            output.stderr
+        );
+        for needle in expected {
+            assert!(
+                output.stderr.contains(needle.as_str()),
+                "`evalkit {command}`: stderr lacks {needle:?}\n--- stderr ---\n{}",
+                output.stderr
+            );
+        }
+        assert!(
+            output.stderr.starts_with("error: "),
+            "`evalkit {command}`: the first line should be the error:\n{}",
+            output.stderr
+        );
+    }
+    assert_eq!(server.request_count(), 0, "invalid input must not reach the model");
+    assert!(!sandbox.path().join("runs").exists(), "invalid input must not create a run folder");
+}
+
+fn location(suite: &str, needle: &str) -> String {
+    let (line, column) = position_of(suite, needle);
+    format!("suite.toml:{line}:{column}")
+}
+
+fn good_suite() -> String {
+    capitals_suite("bad", "", FAST_RUN)
+}
+
+#[test]
+fn malformed_toml_names_the_line() {
+    let suite = good_suite().replace("model = \"test-model\"", "model = \"test-model");
+    let (line, _) = position_of(&suite, "model = \"test-model");
+    // The string runs to the end of the line, which is where the error is.
+    let end = "model = \"test-model".len() + 1;
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &["invalid TOML".to_owned(), format!("suite.toml:{line}:{end}"), "model = \"test-model\n".to_owned()],
+    );
+}
+
+#[test]
+fn unknown_key_in_variant_params_suggests_the_right_one() {
+    let suite = good_suite().replace("backend = \"local\"", "backend = \"local\"\nparams = { max_token = 5 }");
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &[
+            "unknown key `max_token` in `variants[0].params`".to_owned(),
+            location(&suite, "max_token"),
+            "did you mean `max_tokens`?".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn unknown_key_in_run_suggests_the_right_one() {
+    let suite = good_suite().replace("concurrency = 2", "concurency = 2");
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &[
+            "unknown key `concurency` in `run`".to_owned(),
+            location(&suite, "concurency"),
+            "did you mean `concurrency`?".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key_and_both_types() {
+    let suite = good_suite().replace("retries = 2", "retries = 2\nrepeats = \"3\"");
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &["wrong type for `run.repeats`".to_owned(), "found string \"3\"".to_owned(), location(&suite, "\"3\"")],
+    );
+}
+
+#[test]
+fn a_variant_naming_a_missing_backend_suggests_the_defined_one() {
+    let suite = good_suite().replace("backend = \"local\"", "backend = \"locl\"");
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &[
+            "`variants[0].backend` names backend `locl`, which is not defined".to_owned(),
+            location(&suite, "backend = \"locl\""),
+            "did you mean `local`?".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn a_missing_dataset_file_points_at_its_path_key() {
+    let suite = good_suite().replace("path = \"qa.jsonl\"", "path = \"missing.jsonl\"");
+    assert_rejected(
+        &suite,
+        &[],
+        &[
+            "cannot read dataset `qa`".to_owned(),
+            "missing.jsonl".to_owned(),
+            "not found".to_owned(),
+            location(&suite, "path = \"missing.jsonl\""),
+            "relative to the suite file".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn a_row_missing_a_template_field_names_field_sample_and_line() {
+    let data = r#"{"id": "fr", "question": "What is the capital of France?", "answer": "Paris"}
+{"id": "de", "question": "What is the capital of Germany?", "answer": "Berlin"}
+{"id": "it", "query": "What is the capital of Italy?", "answer": "Rome"}
+{"id": "es", "question": "What is the capital of Spain?", "answer": "Madrid"}
+"#;
+    assert_rejected(
+        &good_suite(),
+        &[("qa.jsonl", data)],
+        &[
+            "uses `question`".to_owned(),
+            "sample `it`".to_owned(),
+            "dataset `qa`".to_owned(),
+            "qa.jsonl:3".to_owned(),
+            // The hint lists what the row does have.
+            "`query`".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn a_template_field_no_row_has_is_one_error_at_the_template() {
+    let suite = good_suite().replace("user = \"{{ question }}\"", "user = \"{{ questoin }}\"");
+    assert!(suite.contains("questoin"), "{suite}");
+    // At the prompt's table (`qa` in `[prompts.qa]`).
+    let (line, column) = position_of(&suite, "[prompts.qa]");
+    let column = column + "[prompts.".len();
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &[
+            "prompt `qa` uses `questoin`, which no row of dataset `qa` has".to_owned(),
+            format!("suite.toml:{line}:{column}"),
+            "did you mean `question`?".to_owned(),
+        ],
+    );
+    // One error for the template, not one per row.
+    let sandbox = Sandbox::new();
+    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    sandbox.write_suite("suite.toml", &suite, "http://127.0.0.1:9/v1");
+    let output = sandbox.evalkit(&["validate", "suite.toml"]);
+    assert_eq!(output.stderr.matches("error: ").count(), 1, "{}", output.stderr);
+}
+
+#[test]
+fn invalid_jsonl_names_line_and_column() {
+    let data = "{\"id\": \"fr\", \"question\": \"q?\", \"answer\": \"Paris\"}\n{\"id\": \"de\", \"question\": }\n";
+    assert_rejected(
+        &good_suite(),
+        &[("qa.jsonl", data)],
+        &["invalid JSON on line 2".to_owned(), "qa.jsonl:2:".to_owned()],
+    );
+}
+
+#[test]
+fn a_csv_row_with_an_extra_field_names_the_csv_line() {
+    let data = "id,question,answer\nfr,What is the capital of France?,Paris\nde,What is the capital of Germany?,Berlin,extra\nit,What is the capital of Italy?,Rome\n";
+    let suite = good_suite().replace("path = \"qa.jsonl\"", "path = \"qa.csv\"");
+    assert_rejected(
+        &suite,
+        &[("qa.csv", data)],
+        &["CSV row has 4 fields but the header has 3".to_owned(), "qa.csv:3".to_owned(), "quote values".to_owned()],
+    );
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let suite = good_suite().replace("prompt = \"qa\"\nbackend = \"local\"", "prompt = \"qb\"\nbackend = \"locl\"");
+    assert!(suite.contains("prompt = \"qb\""), "{suite}");
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", CAPITALS_JSONL)],
+        &[
+            "`variants[0].prompt` names prompt `qb`".to_owned(),
+            location(&suite, "prompt = \"qb\""),
+            "`variants[0].backend` names backend `locl`".to_owned(),
+            location(&suite, "backend = \"locl\""),
+            "2 problems found".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.evalkit(&["run"]);
+    assert_eq!(output.code, Some(2), "{}", output.stderr);
+    let output = sandbox.evalkit(&["run", "does-not-exist.toml"]);
+    assert_eq!(output.code, Some(2), "{}", output.stderr);
+    assert!(output.stderr.contains("cannot read suite file `does-not-exist.toml`"), "{}", output.stderr);
+    let output = sandbox.evalkit(&["run", "--resume", "not-a-run-folder"]);
+    assert_ne!(output.code, Some(0), "{}", output.stderr);
+    assert!(output.stderr.contains("not a run folder"), "{}", output.stderr);
+}
