@@ -9,7 +9,6 @@ use evalkit_reports::results::{Direction, MetricInfo, RunInfo, RunResults, Scale
 use evalkit_reports::{analyze, AnalysisInput};
 
 use crate::rundir::{write_file, RunDir};
-use crate::suite::schema::BackendSpec;
 use crate::suite::Suite;
 
 /// Analyse the journal and write `results.json` and `report.html`.
@@ -51,16 +50,17 @@ pub fn variant_infos(suite: &Suite, samples: usize) -> Vec<VariantInfo> {
         .variants
         .iter()
         .map(|variant| {
-            let (kind, model, endpoint) = match suite.file.backends.get(&variant.backend) {
-                Some(BackendSpec::Openai(spec)) => ("openai", spec.model.clone(), spec.base_url.clone()),
-                None => ("unknown", String::new(), String::new()),
+            let identity = suite.backend_identity(&variant.backend);
+            let (kind, model, endpoint) = match identity {
+                Some(identity) => (identity.kind, identity.model, Some(identity.endpoint)),
+                None => ("unknown".to_owned(), String::new(), None),
             };
             VariantInfo {
                 name: variant.name.clone(),
                 backend: variant.backend.clone(),
-                backend_kind: kind.to_owned(),
+                backend_kind: kind,
                 model,
-                endpoint: Some(endpoint),
+                endpoint,
                 prompt: variant.prompt.clone(),
                 prompt_version: suite.prompt(&variant.prompt).and_then(|p| p.version.clone()),
                 params: serde_json::to_value(&variant.params).unwrap_or_default(),

@@ -20,6 +20,9 @@ pub struct PromptTemplate {
     pub version: Option<String>,
     env: Environment<'static>,
     shape: Shape,
+    /// Top-level variables the templates use, found once at compile time
+    /// (rendering checks them for every sample).
+    variables: BTreeSet<String>,
 }
 
 enum Shape {
@@ -78,31 +81,27 @@ impl PromptTemplate {
             parts.push(("user".to_owned(), add(key_path!["user"], "user".into(), user)?));
             Shape::Chat(parts)
         };
-        Ok(PromptTemplate { name: name.to_owned(), version: spec.version.clone(), env, shape })
+        let template_names: Vec<&str> = match &shape {
+            Shape::Chat(parts) => parts.iter().map(|(_, t)| t.as_str()).collect(),
+            Shape::Completion(t) => vec![t.as_str()],
+        };
+        let variables = template_names
+            .into_iter()
+            .filter_map(|t| env.get_template(t).ok())
+            .flat_map(|t| t.undeclared_variables(false))
+            .collect();
+        Ok(PromptTemplate { name: name.to_owned(), version: spec.version.clone(), env, shape, variables })
     }
 
     /// Top-level variables the templates use (sample fields, `examples`).
-    pub fn variables(&self) -> BTreeSet<String> {
-        let mut names = BTreeSet::new();
-        for template in self.template_names() {
-            if let Ok(template) = self.env.get_template(template) {
-                names.extend(template.undeclared_variables(false));
-            }
-        }
-        names
-    }
-
-    fn template_names(&self) -> Vec<&str> {
-        match &self.shape {
-            Shape::Chat(parts) => parts.iter().map(|(_, t)| t.as_str()).collect(),
-            Shape::Completion(t) => vec![t.as_str()],
-        }
+    pub fn variables(&self) -> &BTreeSet<String> {
+        &self.variables
     }
 
     /// Render for one sample. `examples` are the few-shot rows (may be empty).
     pub fn render(&self, fields: &Map<String, Value>, examples: &[&Map<String, Value>]) -> Result<Prompt, RenderError> {
         let missing: Vec<String> =
-            self.variables().into_iter().filter(|name| !fields.contains_key(name) && name != "examples").collect();
+            self.variables.iter().filter(|name| !fields.contains_key(*name) && *name != "examples").cloned().collect();
         if !missing.is_empty() {
             return Err(RenderError::MissingFields(missing));
         }

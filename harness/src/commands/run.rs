@@ -127,8 +127,8 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         .iter()
         .map(|t| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat))
         .collect();
-    let complete =
-        planned.iter().all(|key| records.iter().any(|r| (&r.variant, &r.sample, r.repeat) == (&key.0, &key.1, key.2)));
+    let recorded: HashSet<TaskKey> = records.iter().map(|r| (r.variant.clone(), r.sample.clone(), r.repeat)).collect();
+    let complete = planned.is_subset(&recorded);
     let results = outputs::write(&run, suite, &records, evaluated.samples.len(), complete)?;
     if !options.quiet {
         println!("{}", evalkit_reports::terminal::summary_table(&results));

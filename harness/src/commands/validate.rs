@@ -13,17 +13,7 @@ pub fn validate(path: &Path) -> Result<(), Failure> {
     let prepared = prepare(path)?;
     let suite = &prepared.suite;
     // Rendering needs only the backend identities, not live backends.
-    let identities: Vec<_> = suite
-        .variants
-        .iter()
-        .map(|v| match &suite.file.backends[&v.backend] {
-            BackendSpec::Openai(spec) => evalkit_backends::BackendIdentity {
-                kind: "openai".into(),
-                endpoint: spec.base_url.clone(),
-                model: spec.model.clone(),
-            },
-        })
-        .collect();
+    let identities: Vec<_> = suite.variants.iter().filter_map(|v| suite.backend_identity(&v.backend)).collect();
     let plan = plan::plan(suite, &prepared.datasets, &identities)?;
     for (name, spec) in &suite.file.backends {
         let BackendSpec::Openai(spec) = spec;

@@ -59,6 +59,17 @@ impl Suite {
         resolve_against(self.source.base_dir(), path)
     }
 
+    /// What identifies backend `name` (kind, endpoint, model), without connecting to it.
+    pub fn backend_identity(&self, name: &str) -> Option<evalkit_backends::BackendIdentity> {
+        match self.file.backends.get(name)? {
+            schema::BackendSpec::Openai(spec) => Some(evalkit_backends::BackendIdentity {
+                kind: "openai".to_owned(),
+                endpoint: spec.base_url.trim_end_matches('/').to_owned(),
+                model: spec.model.clone(),
+            }),
+        }
+    }
+
     /// The compiled prompt with this name.
     pub fn prompt(&self, name: &str) -> Option<&PromptTemplate> {
         self.prompts.iter().find(|p| p.name == name)

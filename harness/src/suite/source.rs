@@ -145,7 +145,7 @@ impl SourceFile {
 }
 
 fn search(value: &DeValue<'_>, offset: usize, path: &mut Vec<Key>, best: &mut Vec<Key>) {
-    let mut visit = |key: Key, hit: bool, child: &DeValue<'_>, path: &mut Vec<Key>, best: &mut Vec<Key>| {
+    let visit = |key: Key, hit: bool, child: &DeValue<'_>, path: &mut Vec<Key>, best: &mut Vec<Key>| {
         path.push(key);
         if hit && path.len() > best.len() {
             *best = path.clone();
