@@ -141,8 +141,8 @@ fn a_sample_that_always_fails_is_recorded_as_an_error_not_dropped() {
     assert_eq!((used["responses"].as_u64(), used["errors"].as_u64()), (Some(3), Some(1)), "{used:#}");
 }
 
-#[test]
-fn a_response_slower_than_request_timeout_is_a_timeout_error_after_retries() {
+/// A sandbox with the capitals dataset and a server that never answers France.
+fn france_stalls() -> (Sandbox, Server) {
     let sandbox = Sandbox::new();
     let table = AnswerTable::new(CAPITALS_ANSWERS);
     let server = Server::start(move |request, _| {
@@ -153,6 +153,12 @@ fn a_response_slower_than_request_timeout_is_a_timeout_error_after_retries() {
         }
     });
     sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    (sandbox, server)
+}
+
+#[test]
+fn a_response_slower_than_request_timeout_is_a_timeout_error_after_retries() {
+    let (sandbox, server) = france_stalls();
     let run = "retries = 1\nbackoff = 0.05\nconcurrency = 4\nerror_budget = 0.5\nrequest_timeout = 1\n";
     sandbox.write_suite("suite.toml", &capitals_suite("timeouts", "", run), &server.base_url());
 
@@ -174,16 +180,7 @@ fn a_response_slower_than_request_timeout_is_a_timeout_error_after_retries() {
 
 #[test]
 fn a_backend_timeout_overrides_request_timeout() {
-    let sandbox = Sandbox::new();
-    let table = AnswerTable::new(CAPITALS_ANSWERS);
-    let server = Server::start(move |request, _| {
-        if request.prompt().contains("France") {
-            Reply::Stall(Duration::from_secs(5))
-        } else {
-            table.reply(request)
-        }
-    });
-    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    let (sandbox, server) = france_stalls();
     let run = "retries = 0\nconcurrency = 4\nerror_budget = 0.5\nrequest_timeout = 30\n";
     sandbox.write_suite("suite.toml", &capitals_suite("backend-timeout", "timeout = 0.5", run), &server.base_url());
 
