@@ -15,6 +15,52 @@ pub struct Response {
     /// The model that actually answered, when the endpoint says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Log-likelihoods, when the request asked for scoring instead of text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored: Option<Scored>,
+}
+
+/// What scoring a prompt produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scored {
+    /// Totals over the scored tokens of a text.
+    Tokens(TokenScores),
+    /// One entry per choice, in the request's order.
+    Choices(Vec<ChoiceScore>),
+}
+
+/// Negative log-likelihood totals over the scored tokens of a text. Sums,
+/// not means, so texts and runs combine exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenScores {
+    /// Tokens scored.
+    pub tokens: u64,
+    /// Sum of -ln p(token | context), in nats.
+    pub nll_sum: f64,
+    /// Sum of the squares of those values (for llama.cpp's standard error).
+    pub nll_sq_sum: f64,
+    /// Scored tokens that were the model's most likely token.
+    pub greedy_hits: u64,
+    /// UTF-8 bytes of the scored tokens' text.
+    pub bytes: u64,
+    /// Whitespace-separated words in the scored tokens' text.
+    pub words: u64,
+    /// Tokens in the whole text, scored or not.
+    pub text_tokens: u64,
+}
+
+/// The log-likelihood of one choice given the prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceScore {
+    /// Sum of ln p(token | prompt, earlier tokens) over the choice's tokens.
+    pub loglik: f64,
+    /// Tokens in the choice.
+    pub tokens: u64,
+    /// UTF-8 bytes of the choice (for `acc_norm`).
+    pub bytes: u64,
+    /// Whether every token of the choice was the most likely one.
+    pub greedy: bool,
 }
 
 /// Token counts for one request.

@@ -72,6 +72,7 @@ mod tests {
             timing: Timing::default(),
             finish_reason: None,
             model: None,
+            scored: None,
         };
         cache.put("abcd", &response).unwrap();
         assert_eq!(cache.get("abcd"), Some(response));

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use evalkit_backends::local::{LocalBackend, LocalConfig};
 use evalkit_backends::openai::{OpenAiBackend, OpenAiConfig};
 use evalkit_backends::Backend;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::suite::parse::locate;
-use crate::suite::schema::BackendSpec;
+use crate::suite::schema::{BackendSpec, LocalSpec};
 use crate::suite::source::key_path;
 use crate::suite::Suite;
 
@@ -77,6 +78,13 @@ pub fn connect(suite: &Suite) -> Result<BTreeMap<String, Connected>, Diagnostics
                     }
                 }
             }
+            BackendSpec::Local(local) => match open_local(suite, name, local) {
+                Ok(backend) => {
+                    let max_concurrency = local.max_concurrency.unwrap_or(1);
+                    connected.insert(name.clone(), Connected { backend: Arc::new(backend), max_concurrency });
+                }
+                Err(problem) => problems.push(problem),
+            },
         }
     }
     if problems.is_empty() {
@@ -84,6 +92,32 @@ pub fn connect(suite: &Suite) -> Result<BTreeMap<String, Connected>, Diagnostics
     } else {
         Err(Diagnostics(problems))
     }
+}
+
+/// Open a local model (metadata and tokenizer; weights load on first use).
+pub fn open_local(suite: &Suite, name: &str, spec: &LocalSpec) -> Result<LocalBackend, Diagnostic> {
+    if let Some(threads) = spec.threads {
+        // candle sizes its one thread pool from this variable on first use;
+        // nothing has run a model yet when backends are connected.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+    let config = LocalConfig {
+        model: suite.resolve(&spec.model),
+        weights: spec.weights,
+        device: spec.device,
+        n_batch: spec.n_batch,
+        chat_template: spec.chat_template.clone(),
+    };
+    LocalBackend::open(config.clone()).map_err(|error| {
+        let path = key_path!["backends", name, "model"];
+        let span = suite.source.span_of(&path).unwrap_or(0..0);
+        let hint = if config.model.exists() {
+            None
+        } else {
+            Some("check the path (relative paths start at the suite file); fetch the demo model with `ci/fetch-demo-model`".to_owned())
+        };
+        locate(&suite.source, format!("backend `{name}` cannot open `{}`: {error}", config.model.display()), &span, hint)
+    })
 }
 
 /// Replace every `${VAR}` with the variable's value; `Err(VAR)` if one is unset.

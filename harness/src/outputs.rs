@@ -16,7 +16,7 @@ pub fn write(run: &RunDir, suite: &Suite, records: &[Record], samples: usize, co
     let input = AnalysisInput {
         run: run_info(run, suite, complete),
         suite: serde_json::to_value(&suite.file).context("cannot snapshot the suite")?,
-        variants: variant_infos(suite, samples),
+        variants: with_runtime(variant_infos(suite, samples), suite, run),
         metrics: metric_infos(suite),
         records,
     };
@@ -44,6 +44,15 @@ fn run_info(run: &RunDir, suite: &Suite, complete: bool) -> RunInfo {
     }
 }
 
+/// Attach what `runtime.json` recorded about each variant's backend.
+fn with_runtime(mut variants: Vec<VariantInfo>, suite: &Suite, run: &RunDir) -> Vec<VariantInfo> {
+    let runtime = run.runtime();
+    for (info, variant) in variants.iter_mut().zip(&suite.variants) {
+        info.runtime = runtime.get(&variant.backend).and_then(|r| serde_json::to_value(r).ok());
+    }
+    variants
+}
+
 /// What each variant is, as the report shows it.
 pub fn variant_infos(suite: &Suite, samples: usize) -> Vec<VariantInfo> {
     suite
@@ -65,6 +74,7 @@ pub fn variant_infos(suite: &Suite, samples: usize) -> Vec<VariantInfo> {
                 prompt_version: suite.prompt(&variant.prompt).and_then(|p| p.version.clone()),
                 params: serde_json::to_value(&variant.params).unwrap_or_default(),
                 planned_tasks: (samples * suite.file.run.repeats as usize) as u64,
+                runtime: None,
             }
         })
         .collect()
@@ -87,6 +97,7 @@ fn metric_infos(suite: &Suite) -> Vec<MetricInfo> {
                 evalkit_metrics::Direction::LowerIsBetter => Direction::LowerIsBetter,
             },
             unit: metric.unit().map(str::to_owned),
+            aggregate: metric.aggregate().map(str::to_owned),
         })
         .collect()
 }

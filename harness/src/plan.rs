@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use evalkit_backends::{BackendIdentity, GenRequest};
+use evalkit_backends::{BackendIdentity, GenRequest, ScoreSpec};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -93,11 +93,16 @@ pub fn plan(
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
     }
+    let scoring = scoring_specs(suite, evaluated)?;
     let mut tasks = Vec::with_capacity(evaluated.samples.len() * suite.variants.len() * repeats as usize);
     for index in 0..evaluated.samples.len() {
         for (v, variant) in suite.variants.iter().enumerate() {
             let prompt = &rendered[&(variant.prompt.as_str(), index)];
-            let request = Arc::new(GenRequest { prompt: (**prompt).clone(), params: variant.params.clone() });
+            let request = Arc::new(GenRequest {
+                prompt: (**prompt).clone(),
+                params: variant.params.clone(),
+                score: scoring[index].clone(),
+            });
             for repeat in 0..repeats {
                 let request_hash = request_hash(&identities[v], &request, repeat);
                 tasks.push(Task { variant: v, sample: index, repeat, request: Arc::clone(&request), request_hash });
@@ -105,6 +110,43 @@ pub fn plan(
         }
     }
     Ok(Plan { tasks })
+}
+
+/// Per sample, what scoring metrics (perplexity, multiple choice) ask the
+/// backend to score instead of generating; `None` for generation suites.
+/// The suite check guarantees that all scoring metrics agree on the protocol.
+fn scoring_specs(suite: &Suite, dataset: &Dataset) -> Result<Vec<Option<ScoreSpec>>, Diagnostics> {
+    let mut specs = Vec::with_capacity(dataset.samples.len());
+    let mut problems = Vec::new();
+    for sample in &dataset.samples {
+        let spec = suite.metrics.iter().find_map(|m| m.scoring(&sample.fields));
+        match spec {
+            None => specs.push(None),
+            Some(Ok(spec)) => specs.push(Some(spec)),
+            Some(Err(cause)) => {
+                specs.push(None);
+                if problems.len() < MAX_ROW_PROBLEMS {
+                    let line = match sample.position {
+                        crate::dataset::Position::Line(line) | crate::dataset::Position::Row(line) => line,
+                    };
+                    problems.push(
+                        Diagnostic::new(format!(
+                            "sample `{}` of dataset `{}` ({}): {cause}",
+                            sample.id, dataset.name, sample.position
+                        ))
+                        .in_file(&dataset.path)
+                        .at(line, None)
+                        .with_hint("fix the row, or the metric's field names"),
+                    );
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(specs)
+    } else {
+        Err(Diagnostics(problems))
+    }
 }
 
 /// Row-level rendering problems reported before the rest are summarised.
@@ -198,6 +240,7 @@ mod tests {
         let request = GenRequest {
             prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
             params: GenParams::default(),
+            score: None,
         };
         let base = request_hash(&identity, &request, 0);
         assert_eq!(base, request_hash(&identity, &request, 0));

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! suite.toml      resolved copy of what ran (absolute paths): resume needs nothing else
+//! runtime.json    how local models ran: load time, weights memory, peak memory
 //! run.json        manifest: id, start time, dataset fingerprints
 //! records.jsonl   the journal (source of truth)
 //! results.json    aggregates, derived from the journal
@@ -99,6 +100,30 @@ impl RunDir {
         Ok(RunDir { path: path.to_path_buf(), manifest })
     }
 
+    /// How each local backend ran (load time, memory), by backend name.
+    pub fn runtime_path(&self) -> PathBuf {
+        self.path.join("runtime.json")
+    }
+
+    /// Backend runtime facts recorded by earlier sessions of this run.
+    pub fn runtime(&self) -> BTreeMap<String, evalkit_backends::RuntimeInfo> {
+        std::fs::read_to_string(self.runtime_path())
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// Add this session's backend runtime facts. A backend that did not load
+    /// its model this time (everything cached) keeps what an earlier session recorded.
+    pub fn record_runtime(&self, latest: BTreeMap<String, evalkit_backends::RuntimeInfo>) -> Result<()> {
+        if latest.is_empty() {
+            return Ok(());
+        }
+        let mut all = self.runtime();
+        all.extend(latest);
+        write_file(&self.runtime_path(), serde_json::to_string_pretty(&all)?.as_bytes())
+    }
+
     /// The resolved suite copy.
     pub fn suite_toml(&self) -> PathBuf {
         self.path.join("suite.toml")
@@ -141,6 +166,11 @@ fn resolved_suite(suite: &Suite) -> Result<String> {
     let mut file = suite.file.clone();
     for dataset in file.datasets.values_mut() {
         dataset.path = absolute(&suite.resolve(&dataset.path)).display().to_string();
+    }
+    for backend in file.backends.values_mut() {
+        if let crate::suite::schema::BackendSpec::Local(local) = backend {
+            local.model = absolute(&suite.resolve(&local.model)).display().to_string();
+        }
     }
     file.run.output_dir = absolute(&suite.resolve(&file.run.output_dir)).display().to_string();
     file.run.cache_dir = absolute(&suite.resolve(&file.run.cache_dir)).display().to_string();

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, ContainsConfig, CostConfig, ExactMatchConfig, JsonValidConfig, LatencyConfig, Metric, RegexConfig,
-    TokenF1Config,
+    ConfigError, ContainsConfig, CostConfig, ExactMatchConfig, JsonValidConfig, LatencyConfig, Metric,
+    MultipleChoiceConfig, PerplexityConfig, RegexConfig, TokenF1Config,
 };
 
 /// One `[[metrics]]` entry of a suite: `kind` picks the metric, the other keys
@@ -43,6 +43,10 @@ pub enum MetricConfig {
     Latency(LatencyConfig),
     /// `kind = "cost"`: response cost in USD.
     Cost(CostConfig),
+    /// `kind = "perplexity"`: a text's perplexity under a local model.
+    Perplexity(PerplexityConfig),
+    /// `kind = "multiple_choice"`: the most likely choice is the right one.
+    MultipleChoice(MultipleChoiceConfig),
 }
 
 impl MetricConfig {
@@ -56,6 +60,8 @@ impl MetricConfig {
             MetricConfig::TokenF1(_) => "token_f1",
             MetricConfig::Latency(_) => "latency",
             MetricConfig::Cost(_) => "cost",
+            MetricConfig::Perplexity(_) => "perplexity",
+            MetricConfig::MultipleChoice(_) => "multiple_choice",
         }
     }
 
@@ -69,6 +75,11 @@ impl MetricConfig {
             MetricConfig::TokenF1(c) => c.name.as_deref(),
             MetricConfig::Latency(c) => c.name.as_deref(),
             MetricConfig::Cost(c) => c.name.as_deref(),
+            MetricConfig::Perplexity(c) => c.name.as_deref(),
+            MetricConfig::MultipleChoice(c) => c.name.as_deref().or(Some(match c.normalize {
+                crate::ChoiceNormalize::None => "acc",
+                crate::ChoiceNormalize::Bytes => "acc_norm",
+            })),
         };
         explicit.unwrap_or(self.kind_name())
     }
@@ -124,6 +135,8 @@ pub fn build(config: &MetricConfig, context: &BuildContext) -> Result<Box<dyn Me
         MetricConfig::TokenF1(c) => Box::new(crate::TokenF1::new(c)),
         MetricConfig::Latency(c) => Box::new(crate::Latency::new(c)),
         MetricConfig::Cost(c) => Box::new(crate::Cost::new(c, context.prices.clone())?),
+        MetricConfig::Perplexity(c) => Box::new(crate::Perplexity::new(c)?),
+        MetricConfig::MultipleChoice(c) => Box::new(crate::MultipleChoice::new(c)),
     })
 }
 

@@ -18,6 +18,8 @@
 //! | `token_f1` | [`TokenF1`] | continuous | higher | | SQuAD v2.0 token-overlap F1 against a reference answer |
 //! | `latency` | [`Latency`] | continuous | lower | `s` | end-to-end time, time to first token, or inter-token time |
 //! | `cost` | [`Cost`] | continuous | lower | `USD` | token counts times the suite's [`Price`] for the model |
+//! | `perplexity` | [`Perplexity`] | continuous | lower | | a text's perplexity under a local model (llama.cpp or strided protocol) |
+//! | `multiple_choice` | [`MultipleChoice`] | binary | higher | | the most likely choice (by log-likelihood) is the right one (`acc`, `acc_norm`) |
 //!
 //! Reference answers come from a sample field (`answer` unless the metric's
 //! `reference` says otherwise) holding a string, a number, or an array of
@@ -39,7 +41,9 @@ mod exact_match;
 mod json_extract;
 mod json_valid;
 mod latency;
+mod multiple_choice;
 mod normalize;
+mod perplexity;
 mod reference;
 mod regex_group;
 mod regex_match;
@@ -52,14 +56,16 @@ pub use error::ConfigError;
 pub use exact_match::{compute_exact, ExactMatch, ExactMatchConfig};
 pub use json_valid::{JsonValid, JsonValidConfig};
 pub use latency::{Latency, LatencyConfig, Measure};
+pub use multiple_choice::{ChoiceNormalize, MultipleChoice, MultipleChoiceConfig};
 pub use normalize::{normalize_answer, Normalize};
+pub use perplexity::{Perplexity, PerplexityConfig, Protocol};
 pub use regex_group::{Group, Occurrence};
 pub use regex_match::{RegexConfig, RegexMatch};
 pub use token_f1::{compute_f1, TokenF1, TokenF1Config};
 
 use std::collections::BTreeMap;
 
-use evalkit_backends::Response;
+use evalkit_backends::{Response, ScoreSpec};
 use serde::{Deserialize, Serialize};
 
 /// The fields of one dataset row, as JSON values.
@@ -147,6 +153,17 @@ pub trait Metric: Send + Sync {
     /// Score one response. Never panics: a score that cannot be computed is
     /// [`Score::invalid`] with its cause.
     fn score(&self, input: &ScoreInput<'_>) -> Score;
+    /// For metrics computed from log-likelihoods instead of generated text:
+    /// what the backend must score for this sample (`Err` when the sample
+    /// lacks what the metric needs). `None` for metrics that read generated text.
+    fn scoring(&self, _fields: &Fields) -> Option<Result<ScoreSpec, String>> {
+        None
+    }
+    /// How the run's aggregate is formed when it is not a mean of per-sample
+    /// values: `"perplexity"` pools token log-likelihoods across samples.
+    fn aggregate(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Helpers shared by the unit tests.
@@ -165,6 +182,7 @@ mod testing {
             timing: Timing::default(),
             finish_reason: None,
             model: None,
+            scored: None,
         }
     }
 

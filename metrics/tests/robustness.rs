@@ -103,6 +103,7 @@ fn no_panics_and_every_nan_has_a_cause() {
             timing: Timing { e2e_seconds: 0.5, ttft_seconds: None, inter_token_seconds: None },
             finish_reason: None,
             model: None,
+            scored: None,
         };
         for fields in &samples() {
             for model in ["m", "unknown"] {

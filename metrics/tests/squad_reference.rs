@@ -39,6 +39,7 @@ fn score(metric: &dyn Metric, case: &Case) -> f64 {
         timing: Timing::default(),
         finish_reason: None,
         model: None,
+        scored: None,
     };
     metric.score(&ScoreInput { fields: &fields, response: &response, model: "m" }).value
 }

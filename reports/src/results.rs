@@ -111,6 +111,12 @@ pub struct VariantInfo {
     pub params: serde_json::Value,
     /// Tasks planned for this variant: samples × repeats.
     pub planned_tasks: u64,
+    /// How a local model ran: architecture, weights mode (`stored`, `f32`,
+    /// `f16`) and block types, device, threads, load seconds, weight bytes and
+    /// the process's peak resident memory. Absent for remote backends, and
+    /// when `evalkit report` rebuilds results without running the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<serde_json::Value>,
 }
 
 /// How a metric's values are distributed; decides the statistics used.
@@ -147,6 +153,10 @@ pub struct MetricInfo {
     pub direction: Direction,
     /// Unit of the values (`"s"`, `"USD"`), if any.
     pub unit: Option<String>,
+    /// How the aggregate is pooled when it is not a mean of per-sample values:
+    /// `"perplexity"` (see [`Aggregate::corpus`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<String>,
 }
 
 /// One metric's statistics for one variant.
@@ -183,6 +193,35 @@ pub struct Aggregate {
     pub std_error: Option<f64>,
     /// Confidence interval for `mean`; `null` when `n_samples < 2`.
     pub ci: Option<ConfidenceInterval>,
+    /// For perplexity metrics: the corpus figures pooled over every scored
+    /// token of every sample (the per-sample `mean` above is a mean of
+    /// per-text perplexities, which is not the same number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<CorpusPerplexity>,
+}
+
+/// Perplexity pooled over all scored tokens, as llama.cpp's perplexity tool reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CorpusPerplexity {
+    /// `exp(Σ NLL / Σ tokens)`.
+    pub perplexity: f64,
+    /// llama.cpp's standard error of the perplexity: `ppl × sqrt(var(NLL) / (tokens − 1))`,
+    /// with the variance of per-token NLL (tokens treated as independent).
+    pub std_error: Option<f64>,
+    /// Mean negative log-likelihood per token, in nats.
+    pub mean_nll: f64,
+    /// Σ NLL / (ln 2 × Σ bytes): compression in bits per UTF-8 byte of the scored text.
+    pub bits_per_byte: Option<f64>,
+    /// `exp(Σ NLL / Σ words)`, words split on whitespace: comparable across tokenizers.
+    pub word_perplexity: Option<f64>,
+    /// Share of scored tokens that were the model's most likely token.
+    pub top1_accuracy: f64,
+    /// Tokens scored.
+    pub tokens: u64,
+    /// UTF-8 bytes of the scored tokens.
+    pub bytes: u64,
+    /// Words in the scored tokens.
+    pub words: u64,
 }
 
 /// A two-sided confidence interval for a mean.
@@ -235,6 +274,13 @@ pub struct VariantUsage {
     /// Sum of the valid values of the metric named `cost`, in USD; `null` when
     /// the suite has no such metric.
     pub cost_usd: Option<f64>,
+    /// Prompt processing speed: input tokens / time to first token, over
+    /// responses that measured it (for local models, prefill throughput).
+    #[serde(default)]
+    pub prompt_tokens_per_second: Option<f64>,
+    /// Generation speed: tokens after the first / time spent generating them.
+    #[serde(default)]
+    pub generation_tokens_per_second: Option<f64>,
 }
 
 #[cfg(test)]
@@ -269,6 +315,8 @@ mod tests {
             latency_p90_seconds: None,
             latency_p99_seconds: None,
             cost_usd: None,
+            prompt_tokens_per_second: None,
+            generation_tokens_per_second: None,
         };
         let json = serde_json::to_value(&usage).unwrap();
         assert_eq!(json["cost_usd"], serde_json::Value::Null);

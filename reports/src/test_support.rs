@@ -32,11 +32,12 @@ pub fn variant(name: &str, planned_tasks: u64) -> VariantInfo {
         prompt_version: Some("v1".into()),
         params: serde_json::json!({ "temperature": 0.0 }),
         planned_tasks,
+        runtime: None,
     }
 }
 
 pub fn metric(name: &str, scale: Scale, direction: Direction, unit: Option<&str>) -> MetricInfo {
-    MetricInfo { name: name.into(), kind: name.into(), scale, direction, unit: unit.map(Into::into) }
+    MetricInfo { name: name.into(), kind: name.into(), scale, direction, unit: unit.map(Into::into), aggregate: None }
 }
 
 pub fn binary(name: &str) -> MetricInfo {

@@ -27,6 +27,12 @@ pub(crate) fn request_body(model: &str, request: &GenRequest, stream: bool) -> V
     if let Some(n) = params.max_tokens {
         body.insert("max_tokens".into(), json!(n));
     }
+    if let Some(k) = params.top_k {
+        body.insert("top_k".into(), json!(k));
+    }
+    if let Some(penalty) = params.repetition_penalty {
+        body.insert("repetition_penalty".into(), json!(penalty));
+    }
     if let Some(seed) = params.seed {
         body.insert("seed".into(), json!(seed));
     }
@@ -64,6 +70,7 @@ pub(crate) fn parse_completion(bytes: &[u8]) -> Result<Response, BackendError> {
         timing: Timing::default(),
         finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_owned),
         model: value.get("model").and_then(Value::as_str).map(str::to_owned),
+        scored: None,
     })
 }
 
@@ -113,6 +120,7 @@ impl StreamAccumulator {
             timing,
             finish_reason: self.finish_reason,
             model: self.model,
+            scored: None,
         }
     }
 }
@@ -155,6 +163,7 @@ mod tests {
         let request = GenRequest {
             prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
             params: GenParams { temperature: Some(0.0), max_tokens: Some(5), ..GenParams::default() },
+            score: None,
         };
         let body = request_body("m", &request, false);
         assert_eq!(

@@ -129,6 +129,8 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         .collect();
     let recorded: HashSet<TaskKey> = records.iter().map(|r| (r.variant.clone(), r.sample.clone(), r.repeat)).collect();
     let complete = planned.is_subset(&recorded);
+    let runtime = connected.iter().filter_map(|(name, c)| Some((name.clone(), c.backend.runtime()?))).collect();
+    run.record_runtime(runtime)?;
     let results = outputs::write(&run, suite, &records, evaluated.samples.len(), complete)?;
     if !options.quiet {
         println!("{}", evalkit_reports::terminal::summary_table(&results));

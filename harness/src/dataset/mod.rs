@@ -8,6 +8,7 @@ mod csv_file;
 mod jsonl;
 mod parquet;
 mod select;
+mod text;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,7 @@ pub fn format_from_extension(path: &Path) -> Option<DatasetFormat> {
         "jsonl" | "ndjson" => Some(DatasetFormat::Jsonl),
         "csv" => Some(DatasetFormat::Csv),
         "parquet" | "pq" => Some(DatasetFormat::Parquet),
+        "txt" | "text" | "raw" => Some(DatasetFormat::Text),
         _ => None,
     }
 }
@@ -93,6 +95,7 @@ pub fn load(name: &str, spec: &DatasetSpec, path: &Path, seed: u64) -> Result<Da
         DatasetFormat::Jsonl => jsonl::read(path, &bytes)?,
         DatasetFormat::Csv => csv_file::read(path, &bytes)?,
         DatasetFormat::Parquet => parquet::read(path, bytes.clone())?,
+        DatasetFormat::Text => text::read(path, &bytes)?,
     };
     let mut samples = assign_ids(name, spec, path, rows)?;
     if let Some(wanted) = &spec.split {

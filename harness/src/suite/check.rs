@@ -195,7 +195,42 @@ fn check_backends(c: &mut Checker<'_>, file: &SuiteFile) {
                 }
                 check_params(c, &key_path!["backends", name.as_str(), "params"], &openai.params);
             }
+            BackendSpec::Local(local) => {
+                if local.model.trim().is_empty() {
+                    c.error(
+                        &at("model"),
+                        "`model` must name a .gguf file or a Hugging Face model folder".into(),
+                        Some("e.g. `model = \"~/.cache/evalkit/models/gemma-3-270m-q4_k_m.gguf\"` (fetch it with `ci/fetch-demo-model`)".into()),
+                    );
+                }
+                if local.threads == Some(0) {
+                    c.error(&at("threads"), "`threads` must be at least 1".into(), None);
+                }
+                if local.n_batch == 0 {
+                    c.error(&at("n_batch"), "`n_batch` must be at least 1".into(), None);
+                }
+                if local.max_concurrency == Some(0) {
+                    c.error(&at("max_concurrency"), "`max_concurrency` must be at least 1".into(), None);
+                }
+                check_params(c, &key_path!["backends", name.as_str(), "params"], &local.params);
+            }
         }
+    }
+    let threads: BTreeMap<usize, &str> = file
+        .backends
+        .iter()
+        .filter_map(|(name, spec)| match spec {
+            BackendSpec::Local(local) => local.threads.map(|t| (t, name.as_str())),
+            BackendSpec::Openai(_) => None,
+        })
+        .collect();
+    if threads.len() > 1 {
+        let (_, second) = threads.iter().nth(1).expect("two entries");
+        c.error(
+            &key_path!["backends", *second, "threads"],
+            "local backends set different `threads`, but one thread pool serves the whole process".into(),
+            Some("give every local backend the same `threads`, or set it on one only".into()),
+        );
     }
 }
 
@@ -213,6 +248,16 @@ fn check_params(c: &mut Checker<'_>, path: &[Key], params: &ParamsSpec) {
     }
     if params.max_tokens == Some(0) {
         c.error(&with("max_tokens"), "`max_tokens` must be at least 1".into(), None);
+    }
+    if params.top_k == Some(0) {
+        c.error(&with("top_k"), "`top_k` must be at least 1 (leave it out to keep every token)".into(), None);
+    }
+    if params.repetition_penalty.is_some_and(|p| !(p > 0.0 && p.is_finite())) {
+        c.error(
+            &with("repetition_penalty"),
+            "`repetition_penalty` must be a positive number (1.0 is off)".into(),
+            None,
+        );
     }
 }
 
@@ -234,8 +279,8 @@ fn check_variants(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<Variant> {
         c.reference(&key_path!["variants", i, "prompt"], "prompt", &spec.prompt, &prompts);
         c.reference(&key_path!["variants", i, "backend"], "backend", &spec.backend, &backends);
         check_params(c, &key_path!["variants", i, "params"], &spec.params);
-        let Some(BackendSpec::Openai(backend)) = file.backends.get(&spec.backend) else { continue };
-        let merged = backend.params.merged(&spec.params);
+        let Some(backend) = file.backends.get(&spec.backend) else { continue };
+        let merged = backend.params().merged(&spec.params);
         variants.push(Variant {
             name: spec.name.clone(),
             prompt: spec.prompt.clone(),
@@ -243,6 +288,8 @@ fn check_variants(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<Variant> {
             params: GenParams {
                 temperature: merged.temperature,
                 top_p: merged.top_p,
+                top_k: merged.top_k,
+                repetition_penalty: merged.repetition_penalty,
                 max_tokens: merged.max_tokens,
                 seed: merged.seed,
                 stop: merged.stop.unwrap_or_default(),
@@ -284,6 +331,7 @@ fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) ->
                 }
             }
         }
+        check_scoring_metric(c, file, variants, i, config);
         let config = resolve_metric_paths(config, c.source.base_dir());
         match evalkit_metrics::build(&config, &context) {
             Ok(metric) => built.push(Arc::from(metric)),
@@ -291,6 +339,58 @@ fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) ->
         }
     }
     built
+}
+
+/// Metrics scored from log-likelihoods (perplexity, multiple choice) replace
+/// generation: every variant must run on a local model, no metric may need
+/// generated text, and scoring metrics must agree on what is scored.
+fn check_scoring_metric(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant], i: usize, config: &MetricConfig) {
+    let scoring_kind = |m: &MetricConfig| match m {
+        MetricConfig::Perplexity(p) => {
+            Some(format!("perplexity {:?}", (p.protocol, p.n_ctx, p.n_batch, p.chunks, p.window, p.stride)))
+        }
+        MetricConfig::MultipleChoice(m) => Some(format!("choices {:?}", m.choices)),
+        _ => None,
+    };
+    let generation_only = |m: &MetricConfig| {
+        !matches!(m, MetricConfig::Perplexity(_) | MetricConfig::MultipleChoice(_) | MetricConfig::Latency(_))
+    };
+    let Some(kind) = scoring_kind(config) else { return };
+    let name = config.name();
+    for variant in variants {
+        if let Some(BackendSpec::Openai(_)) = file.backends.get(&variant.backend) {
+            c.error(
+                &key_path!["metrics", i],
+                format!(
+                    "metric `{name}` needs token log-probabilities, which backend `{}` (variant `{}`) cannot give",
+                    variant.backend, variant.name
+                ),
+                Some("run it on a `kind = \"local\"` backend".into()),
+            );
+        }
+    }
+    if let Some(other) = file.metrics.iter().find(|m| generation_only(m)) {
+        c.error(
+            &key_path!["metrics", i],
+            format!(
+                "metric `{name}` scores the prompt instead of generating, so metric `{}` would have no answer to read",
+                other.name()
+            ),
+            Some("put generation metrics and log-likelihood metrics in separate suites".into()),
+        );
+    }
+    if let Some((j, _)) =
+        file.metrics.iter().enumerate().take(i).find(|(_, m)| scoring_kind(m).is_some_and(|k| k != kind))
+    {
+        c.error(
+            &key_path!["metrics", i],
+            format!(
+                "metrics `{}` and `{name}` ask for different scoring, but a task is scored one way",
+                file.metrics[j].name()
+            ),
+            Some("use one perplexity setup per suite; `acc` and `acc_norm` may share the same choices".into()),
+        );
+    }
 }
 
 fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {

@@ -67,6 +67,9 @@ impl Suite {
                 endpoint: spec.base_url.trim_end_matches('/').to_owned(),
                 model: spec.model.clone(),
             }),
+            schema::BackendSpec::Local(spec) => {
+                Some(evalkit_backends::local::identity(&self.resolve(&spec.model), spec.weights))
+            }
         }
     }
 
@@ -76,8 +79,12 @@ impl Suite {
     }
 }
 
-/// Join a relative path onto `base`; absolute paths stay as they are.
+/// Join a relative path onto `base`; absolute paths stay as they are, and
+/// `~/` starts from the home folder.
 pub fn resolve_against(base: &Path, path: &str) -> PathBuf {
+    if let (Some(rest), Some(home)) = (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        return Path::new(&home).join(rest);
+    }
     let path = Path::new(path);
     if path.is_absolute() {
         path.to_path_buf()

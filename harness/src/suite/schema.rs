@@ -61,9 +61,9 @@ pub struct SuiteSection {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetSpec {
-    /// Path to a `.jsonl`, `.csv` or `.parquet` file, relative to the suite file.
+    /// Path to a `.jsonl`, `.csv`, `.parquet` or `.txt` file, relative to the suite file.
     pub path: String,
-    /// `jsonl`, `csv` or `parquet`. Default: from the file extension.
+    /// `jsonl`, `csv`, `parquet` or `text`. Default: from the file extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<DatasetFormat>,
     /// Field holding a stable sample id. Default: `id` if every row has one,
@@ -100,6 +100,9 @@ pub enum DatasetFormat {
     Csv,
     /// Apache Parquet, read with polars.
     Parquet,
+    /// The whole file is one sample with fields `id` (the file name) and
+    /// `text` (its contents): a corpus for perplexity.
+    Text,
 }
 
 /// `[prompts.<name>]`: exactly one of `user`, `messages` or `text`.
@@ -168,6 +171,63 @@ pub enum FewShotSelection {
 pub enum BackendSpec {
     /// An OpenAI-compatible HTTP endpoint.
     Openai(OpenAiSpec),
+    /// A model run in-process on candle (GGUF file or Hugging Face folder).
+    Local(LocalSpec),
+}
+
+impl BackendSpec {
+    /// Generation parameters every variant on this backend starts from.
+    pub fn params(&self) -> &ParamsSpec {
+        match self {
+            BackendSpec::Openai(spec) => &spec.params,
+            BackendSpec::Local(spec) => &spec.params,
+        }
+    }
+}
+
+/// `[backends.<name>]` with `kind = "local"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSpec {
+    /// A `.gguf` file, or a folder holding config.json, *.safetensors and
+    /// tokenizer.json. Relative to the suite file; `~/` is the home folder.
+    /// Type: string. Required. Example: `model = "~/.cache/evalkit/models/gemma-3-270m-q4_k_m.gguf"`.
+    pub model: String,
+    /// `stored` runs quantized GGUF weights as stored (numbers closest to
+    /// llama.cpp); `f32` or `f16` dequantize them at load (faster on CPUs
+    /// without SIMD kernels for the stored block type, 2–8× the memory).
+    /// Type: string. Default: `"stored"`. Example: `weights = "f32"`.
+    #[serde(default)]
+    pub weights: evalkit_backends::local::WeightsMode,
+    /// `cpu`, or `cuda` (needs evalkit built with `--features cuda`; falls back to the CPU with a message).
+    /// Type: string. Default: `"cpu"`. Example: `device = "cuda"`.
+    #[serde(default)]
+    pub device: evalkit_backends::local::DeviceChoice,
+    /// CPU threads for the matrix kernels. One pool serves the whole process,
+    /// so all local backends of a suite must agree.
+    /// Type: integer. Default: the physical cores (or `RAYON_NUM_THREADS`). Example: `threads = 2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Prompt positions run through the model per forward pass.
+    /// Type: integer. Default: `512`. Example: `n_batch = 256`.
+    #[serde(default = "default_n_batch")]
+    pub n_batch: usize,
+    /// A Jinja chat template to use instead of the model's own (base models have none).
+    /// Type: string. Default: the model's template. Example: `chat_template = "{% for m in messages %}{{ m.content }}\n{% endfor %}"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template: Option<String>,
+    /// Requests in flight at once. Models share the CPU, so more rarely helps.
+    /// Type: integer. Default: `1`. Example: `max_concurrency = 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
+    /// Generation parameters for every variant using this backend.
+    /// Type: table. Default: greedy decoding, `max_tokens = 256`. Example: `params = { max_tokens = 32, stop = ["\n"] }`.
+    #[serde(default, skip_serializing_if = "ParamsSpec::is_empty")]
+    pub params: ParamsSpec,
+}
+
+fn default_n_batch() -> usize {
+    512
 }
 
 /// `kind = "openai"`
@@ -212,6 +272,14 @@ pub struct ParamsSpec {
     /// Most tokens to generate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// Sample among the `top_k` most likely tokens (local models; servers that accept it).
+    /// Type: integer. Default: unset (all tokens). Example: `top_k = 40`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// Divide the logits of tokens already in the prompt or answer by this (local models).
+    /// Type: float. Default: unset (1.0, off). Example: `repetition_penalty = 1.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition_penalty: Option<f64>,
     /// Sampling seed sent to the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -231,6 +299,8 @@ impl ParamsSpec {
         ParamsSpec {
             temperature: overrides.temperature.or(self.temperature),
             top_p: overrides.top_p.or(self.top_p),
+            top_k: overrides.top_k.or(self.top_k),
+            repetition_penalty: overrides.repetition_penalty.or(self.repetition_penalty),
             max_tokens: overrides.max_tokens.or(self.max_tokens),
             seed: overrides.seed.or(self.seed),
             stop: overrides.stop.clone().or_else(|| self.stop.clone()),

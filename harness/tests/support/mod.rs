@@ -105,6 +105,11 @@ impl Sandbox {
     }
 
     /// Run `evalkit <args>` in the sandbox with extra environment variables.
+    /// Run the binary with a long timeout, for runs on a real local model.
+    pub fn evalkit_slow(&self, args: &[&str]) -> Output {
+        run_with_timeout(evalkit_command(self.path(), args), Duration::from_secs(900))
+    }
+
     pub fn evalkit_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = evalkit_command(self.path(), args);
         for (name, value) in env {

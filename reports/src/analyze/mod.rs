@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 
 use crate::record::{Outcome, Record};
 use crate::results::{
-    Aggregate, CiMethod, ConfidenceInterval, MetricInfo, RunInfo, RunResults, Scale, VariantInfo, VariantUsage,
-    RESULTS_SCHEMA_VERSION,
+    Aggregate, CiMethod, ConfidenceInterval, CorpusPerplexity, MetricInfo, RunInfo, RunResults, Scale, VariantInfo,
+    VariantUsage, RESULTS_SCHEMA_VERSION,
 };
 use crate::stats;
 
@@ -143,7 +143,49 @@ fn aggregate(variant: &VariantInfo, metric: &MetricInfo, tasks: &[&Record]) -> A
         std_dev: finite(stats::std_dev(&sample_means)),
         std_error: finite(stats::std_error(&sample_means)),
         ci,
+        corpus: (metric.aggregate.as_deref() == Some("perplexity")).then(|| corpus_perplexity(metric, tasks)).flatten(),
     }
+}
+
+/// Pool the token sums that perplexity scores carry in their details.
+/// Repeats of a sample score the same tokens, so only the first counts.
+fn corpus_perplexity(metric: &MetricInfo, tasks: &[&Record]) -> Option<CorpusPerplexity> {
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut tokens, mut nll, mut nll_sq, mut bytes, mut words, mut hits) = (0u64, 0.0, 0.0, 0u64, 0u64, 0u64);
+    for record in tasks {
+        let Some(score) = record.scores.get(&metric.name) else { continue };
+        if score.value.is_none() || !seen.insert(record.sample.as_str()) {
+            continue;
+        }
+        let number = |key: &str| score.details.get(key).and_then(serde_json::Value::as_f64);
+        let count = |key: &str| score.details.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let (Some(t), Some(sum), Some(sq)) =
+            (score.details.get("tokens").and_then(|v| v.as_u64()), number("nll_sum"), number("nll_sq_sum"))
+        else {
+            continue;
+        };
+        tokens += t;
+        nll += sum;
+        nll_sq += sq;
+        bytes += count("bytes");
+        words += count("words");
+        hits += count("greedy_hits");
+    }
+    if tokens == 0 {
+        return None;
+    }
+    let summary = stats::perplexity(nll, nll_sq, tokens)?;
+    Some(CorpusPerplexity {
+        perplexity: summary.perplexity,
+        std_error: summary.std_error,
+        mean_nll: summary.mean_nll,
+        bits_per_byte: (bytes > 0).then(|| nll / (std::f64::consts::LN_2 * bytes as f64)),
+        word_perplexity: (words > 0).then(|| (nll / words as f64).exp()),
+        top1_accuracy: hits as f64 / tokens as f64,
+        tokens,
+        bytes,
+        words,
+    })
 }
 
 /// Drops a statistic that overflowed (scores near `f64::MAX`): JSON cannot
@@ -189,7 +231,18 @@ fn usage(variant: &VariantInfo, tasks: &[&Record], cost_metric: Option<&str>) ->
         latency_p90_seconds: stats::percentile(&latencies, 90.0),
         latency_p99_seconds: stats::percentile(&latencies, 99.0),
         cost_usd,
+        prompt_tokens_per_second: rate(responses.iter().filter_map(|r| Some((r.input_tokens as f64, r.ttft_seconds?)))),
+        generation_tokens_per_second: rate(responses.iter().filter_map(|r| {
+            let steps = r.output_tokens.checked_sub(1).filter(|&s| s > 0)?;
+            Some((steps as f64, r.inter_token_seconds? * steps as f64))
+        })),
     }
+}
+
+/// Σ amount / Σ seconds, when any time was measured.
+fn rate(pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
+    let (amount, seconds) = pairs.fold((0.0, 0.0), |(a, s), (x, t)| (a + x, s + t));
+    (seconds > 0.0 && seconds.is_finite()).then(|| amount / seconds)
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@
 //! * Confidence levels are fractions in the open interval `(0, 1)`, e.g. `0.95`.
 
 mod interval;
+mod perplexity;
 mod summary;
 
 pub use interval::{t_interval, t_interval_from_summary, wilson_interval, Interval};
+pub use perplexity::{perplexity, PerplexitySummary};
 pub use summary::{mean, percentile, std_dev, std_error};

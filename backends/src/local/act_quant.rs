@@ -1,0 +1,106 @@
+//! llama.cpp quantizes activations before every quantized matrix product
+//! (to Q8_0 blocks for Q4_0/Q5_0/Q8_0 weights, Q8_K blocks for K-quants) and
+//! multiplies integers. Rounding activations the same way before an f32
+//! product with the exactly dequantized weights gives the same numbers, up to
+//! summation order.
+
+use candle_core::quantized::GgmlDType;
+use candle_core::Tensor;
+
+/// The activation block format llama.cpp pairs with a weight block type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActQuant {
+    /// 32 values, scale `amax / 127` stored as f16.
+    Q8_0,
+    /// 256 values, scale `-max / 127` stored as f32 (max: the value of largest magnitude).
+    Q8K,
+}
+
+impl ActQuant {
+    /// For weights stored as `dtype`; `None` for float weights (no activation rounding).
+    pub fn for_weights(dtype: GgmlDType) -> Option<Self> {
+        use GgmlDType::*;
+        match dtype {
+            Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q8_1 => Some(ActQuant::Q8_0),
+            Q2K | Q3K | Q4K | Q5K | Q6K | Q8K => Some(ActQuant::Q8K),
+            _ => None,
+        }
+    }
+
+    fn block(self) -> usize {
+        match self {
+            ActQuant::Q8_0 => 32,
+            ActQuant::Q8K => 256,
+        }
+    }
+
+    /// Round `x` (any shape, last dimension a multiple of the block) as llama.cpp would.
+    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let shape = x.shape().clone();
+        if shape.dims().last().is_none_or(|&k| k % self.block() != 0) {
+            return Ok(x.clone());
+        }
+        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+        for block in data.chunks_mut(self.block()) {
+            match self {
+                ActQuant::Q8_0 => round_q8_0(block),
+                ActQuant::Q8K => round_q8_k(block),
+            }
+        }
+        Tensor::from_vec(data, shape, x.device())
+    }
+}
+
+fn round_q8_0(block: &mut [f32]) {
+    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let stored_d = half::f16::from_f32(d).to_f32();
+    for v in block.iter_mut() {
+        *v = (*v * id).round() * stored_d;
+    }
+}
+
+fn round_q8_k(block: &mut [f32]) {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in block.iter() {
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax == 0.0 {
+        block.fill(0.0);
+        return;
+    }
+    let iscale = -127.0 / max;
+    let d = 1.0 / iscale;
+    for v in block.iter_mut() {
+        // ggml's nearest_int rounds halves to even.
+        *v = (iscale * *v).round_ties_even().min(127.0) * d;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q8_0_rounding_keeps_the_largest_value_and_snaps_the_rest() {
+        let mut block: Vec<f32> = (0..32).map(|i| i as f32 / 10.0).collect();
+        round_q8_0(&mut block);
+        let d = half::f16::from_f32(3.1 / 127.0).to_f32();
+        assert!((block[31] - 127.0 * d).abs() < 1e-6);
+        assert!(block.iter().all(|v| ((v / d) - (v / d).round()).abs() < 1e-3));
+    }
+
+    #[test]
+    fn q8_k_rounding_uses_the_signed_maximum() {
+        let mut block = vec![0.5f32; 256];
+        block[7] = -2.0;
+        round_q8_k(&mut block);
+        assert!((block[7] + 2.0).abs() < 1e-6);
+        // 0.5 × 63.5 = 31.75 → 32 steps of 2/127.
+        assert!((block[0] - 32.0 * 2.0 / 127.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,350 @@
+//! One decoder for every supported architecture, written on candle ops.
+//!
+//! [`Model::forward`] runs a batch of consecutive positions through the
+//! layers, appending to a [`KvCache`], and returns the final hidden states of
+//! every position. Logits are a separate step ([`Model::logits`]) so callers
+//! ask only for the positions they need, a few at a time: with Gemma's 262k
+//! vocabulary one position's logits are 1 MiB of f32.
+
+use candle_core::{DType, Device, Tensor, D};
+
+use super::config::{Activation, ModelConfig, RopeStyle};
+use super::weights::{Embedding, Linear, LoadedBytes, Loader};
+use super::LoadError;
+
+/// Keys and values of every layer for the positions seen so far.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+struct Rope {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Rope {
+    fn new(
+        config: &ModelConfig,
+        theta: f64,
+        freq_factors: Option<&[f32]>,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        let half = config.head_dim / 2;
+        let mut inv_freq: Vec<f32> =
+            (0..half).map(|i| (1.0 / theta.powf(2.0 * i as f64 / config.head_dim as f64)) as f32).collect();
+        if let Some(factors) = freq_factors {
+            for (f, factor) in inv_freq.iter_mut().zip(factors) {
+                *f /= factor;
+            }
+        } else if let Some((factor, low, high, original)) = config.rope_llama3_scaling {
+            llama3_scale(&mut inv_freq, factor, low, high, original);
+        }
+        let max = config.context_length.max(1);
+        let positions: Vec<f32> = (0..max).map(|p| p as f32).collect();
+        let positions = Tensor::from_vec(positions, (max, 1), device)?;
+        let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
+        let angles = positions.matmul(&inv_freq)?;
+        Ok(Rope { cos: angles.cos()?, sin: angles.sin()? })
+    }
+
+    fn apply(&self, x: &Tensor, offset: usize, style: RopeStyle) -> candle_core::Result<Tensor> {
+        let seq = x.dim(2)?;
+        let cos = self.cos.narrow(0, offset, seq)?;
+        let sin = self.sin.narrow(0, offset, seq)?;
+        match style {
+            RopeStyle::Halves => candle_nn::rotary_emb::rope(&x.contiguous()?, &cos, &sin),
+            RopeStyle::Interleaved => candle_nn::rotary_emb::rope_i(&x.contiguous()?, &cos, &sin),
+        }
+    }
+}
+
+/// Llama 3.1's frequency-dependent RoPE scaling.
+fn llama3_scale(inv_freq: &mut [f32], factor: f64, low: f64, high: f64, original: f64) {
+    let low_wavelen = original / low;
+    let high_wavelen = original / high;
+    for f in inv_freq.iter_mut() {
+        let freq = *f as f64;
+        let wavelen = 2.0 * std::f64::consts::PI / freq;
+        *f = if wavelen < high_wavelen {
+            freq
+        } else if wavelen > low_wavelen {
+            freq / factor
+        } else {
+            let smooth = (original / wavelen - low) / (high - low);
+            (1.0 - smooth) * freq / factor + smooth * freq
+        } as f32;
+    }
+}
+
+struct Layer {
+    attn_norm: Tensor,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
+    post_attn_norm: Option<Tensor>,
+    ffn_norm: Tensor,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    post_ffn_norm: Option<Tensor>,
+    sliding: bool,
+}
+
+/// A loaded decoder.
+pub struct Model {
+    config: ModelConfig,
+    embed: Embedding,
+    layers: Vec<Layer>,
+    final_norm: Tensor,
+    head: Linear,
+    rope_global: Rope,
+    rope_local: Rope,
+    device: Device,
+    round_like_llama_cpp: bool,
+    /// What the weights take in memory.
+    pub loaded: LoadedBytes,
+}
+
+impl Model {
+    /// Build the decoder from its weights.
+    pub fn load(
+        config: ModelConfig,
+        mut loader: Loader<'_>,
+        device: &Device,
+        round_like_llama_cpp: bool,
+    ) -> Result<Self, LoadError> {
+        let embed = loader.embedding("token_embd.weight")?;
+        let head = if loader.contains("output.weight") { loader.linear("output.weight")? } else { embed.as_linear() };
+        let final_norm = loader.dense("output_norm.weight")?;
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for i in 0..config.num_layers {
+            let name = |part: &str| format!("blk.{i}.{part}.weight");
+            let optional = |loader: &mut Loader<'_>, part: &str| -> Result<Option<Tensor>, LoadError> {
+                let n = name(part);
+                if loader.contains(&n) {
+                    loader.dense(&n).map(Some)
+                } else {
+                    Ok(None)
+                }
+            };
+            let layer = Layer {
+                attn_norm: loader.dense(&name("attn_norm"))?,
+                q: loader.linear(&name("attn_q"))?,
+                k: loader.linear(&name("attn_k"))?,
+                v: loader.linear(&name("attn_v"))?,
+                o: loader.linear(&name("attn_output"))?,
+                q_norm: if config.qk_norm { optional(&mut loader, "attn_q_norm")? } else { None },
+                k_norm: if config.qk_norm { optional(&mut loader, "attn_k_norm")? } else { None },
+                post_attn_norm: if config.post_norms { optional(&mut loader, "post_attention_norm")? } else { None },
+                ffn_norm: loader.dense(&name("ffn_norm"))?,
+                gate: loader.linear(&name("ffn_gate"))?,
+                up: loader.linear(&name("ffn_up"))?,
+                down: loader.linear(&name("ffn_down"))?,
+                post_ffn_norm: if config.post_norms { optional(&mut loader, "post_ffw_norm")? } else { None },
+                sliding: config.is_sliding(i),
+            };
+            layers.push(layer);
+        }
+        // Llama 3 GGUFs carry their scaled RoPE frequencies as a tensor of divisors.
+        let freq_factors = if loader.contains("rope_freqs.weight") {
+            let t = loader.dense("rope_freqs.weight")?;
+            Some(t.to_vec1::<f32>().map_err(|e| LoadError::Format(format!("rope_freqs.weight: {e}")))?)
+        } else {
+            None
+        };
+        let rope_err = |e: candle_core::Error| LoadError::Format(format!("rotary tables: {e}"));
+        let rope_global = Rope::new(&config, config.rope_theta, freq_factors.as_deref(), device).map_err(rope_err)?;
+        let rope_local = Rope::new(&config, config.rope_theta_local, None, device).map_err(rope_err)?;
+        Ok(Model {
+            embed,
+            layers,
+            final_norm,
+            head,
+            rope_global,
+            rope_local,
+            device: device.clone(),
+            round_like_llama_cpp,
+            loaded: loader.loaded,
+            config,
+        })
+    }
+
+    /// The model's hyperparameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// A cache for a new sequence.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache { layers: vec![None; self.config.num_layers], len: 0 }
+    }
+
+    /// Run `tokens` (the positions right after those in `cache`) through the
+    /// decoder. Returns the final-normed hidden states, shape `(tokens, hidden)`.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> candle_core::Result<Tensor> {
+        let seq = tokens.len();
+        let offset = cache.len;
+        if offset + seq > self.config.context_length {
+            candle_core::bail!(
+                "{} positions exceed the model's context length of {}",
+                offset + seq,
+                self.config.context_length
+            );
+        }
+        let ids = Tensor::from_slice(tokens, (1, seq), &self.device)?;
+        let mut x = self.embed.forward(&ids)?;
+        if self.config.scale_embeddings {
+            x = (x * (self.config.hidden_size as f64).sqrt())?;
+        }
+        let global_mask = self.mask(seq, offset, None)?;
+        let local_mask = match self.config.sliding_window {
+            Some(window) => Some(self.mask(seq, offset, Some(window))?),
+            None => None,
+        };
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mask = match (&local_mask, layer.sliding) {
+                (Some(local), true) => local,
+                _ => &global_mask,
+            };
+            let slot = &mut cache.layers[i];
+            x = self.layer(layer, &x, offset, mask, slot)?;
+        }
+        cache.len += seq;
+        let x = self.rms_norm(&x, &self.final_norm)?;
+        x.squeeze(0)
+    }
+
+    /// Logits for hidden states of shape `(n, hidden)`: `(n, vocab)`.
+    pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        self.head.forward(hidden)?.to_dtype(DType::F32)
+    }
+
+    fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::rms_norm(&x.contiguous()?, weight, self.config.rms_norm_eps as f32)
+    }
+
+    /// Additive mask `(seq, offset + seq)`: 0 where a query may attend, -inf elsewhere.
+    fn mask(&self, seq: usize, offset: usize, window: Option<usize>) -> candle_core::Result<Tensor> {
+        let total = offset + seq;
+        let mut mask = vec![0f32; seq * total];
+        for q in 0..seq {
+            let q_pos = offset + q;
+            for k_pos in 0..total {
+                let future = k_pos > q_pos;
+                let outside = window.is_some_and(|w| q_pos - k_pos.min(q_pos) >= w);
+                if future || outside {
+                    mask[q * total + k_pos] = f32::NEG_INFINITY;
+                }
+            }
+        }
+        Tensor::from_vec(mask, (seq, total), &self.device)
+    }
+
+    fn layer(
+        &self,
+        layer: &Layer,
+        x: &Tensor,
+        offset: usize,
+        mask: &Tensor,
+        slot: &mut Option<(Tensor, Tensor)>,
+    ) -> candle_core::Result<Tensor> {
+        let c = &self.config;
+        let (b, seq, _) = x.dims3()?;
+        let h = self.rms_norm(x, &layer.attn_norm)?;
+        let q = layer.q.forward(&h)?.reshape((b, seq, c.num_heads, c.head_dim))?.transpose(1, 2)?;
+        let k = layer.k.forward(&h)?.reshape((b, seq, c.num_kv_heads, c.head_dim))?.transpose(1, 2)?;
+        let v = layer.v.forward(&h)?.reshape((b, seq, c.num_kv_heads, c.head_dim))?.transpose(1, 2)?;
+        let q = match &layer.q_norm {
+            Some(w) => self.rms_norm(&q, w)?,
+            None => q,
+        };
+        let k = match &layer.k_norm {
+            Some(w) => self.rms_norm(&k, w)?,
+            None => k,
+        };
+        let rope = if layer.sliding { &self.rope_local } else { &self.rope_global };
+        let q = (rope.apply(&q, offset, c.rope_style)? * c.attention_scale)?;
+        let k = rope.apply(&k, offset, c.rope_style)?;
+        let v = v.contiguous()?;
+        let (q, k, v) =
+            if self.round_like_llama_cpp { (round_f16(&q)?, round_f16(&k)?, round_f16(&v)?) } else { (q, k, v) };
+        let (k, v) = match slot.take() {
+            Some((past_k, past_v)) => (Tensor::cat(&[&past_k, &k], 2)?, Tensor::cat(&[&past_v, &v], 2)?),
+            None => (k, v),
+        };
+        *slot = Some((k.clone(), v.clone()));
+        let attended = attention(&q, &k, &v, mask, c.num_heads, c.num_kv_heads)?;
+        let attended = attended.transpose(1, 2)?.reshape((b, seq, c.num_heads * c.head_dim))?;
+        let mut out = layer.o.forward(&attended)?;
+        if let Some(w) = &layer.post_attn_norm {
+            out = self.rms_norm(&out, w)?;
+        }
+        let x = (x + out)?;
+        let h = self.rms_norm(&x, &layer.ffn_norm)?;
+        let gate = layer.gate.forward(&h)?;
+        let gate = match c.activation {
+            Activation::GeluTanh if self.round_like_llama_cpp => round_f16(&gate)?.gelu()?,
+            Activation::GeluTanh => gate.gelu()?,
+            Activation::Silu => candle_nn::ops::silu(&gate)?,
+        };
+        let mut out = layer.down.forward(&(gate * layer.up.forward(&h)?)?)?;
+        if let Some(w) = &layer.post_ffn_norm {
+            out = self.rms_norm(&out, w)?;
+        }
+        x + out
+    }
+}
+
+/// Round to the nearest f16 and back: llama.cpp keeps keys and values in an
+/// f16 cache, multiplies f16 queries by them, and looks GELU up in an f16
+/// table; doing the same makes "stored" weights reproduce its numbers.
+fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
+}
+
+/// Grouped-query attention without copying keys per query head: the query
+/// heads that share a key head are stacked along the sequence axis instead.
+fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    heads: usize,
+    kv_heads: usize,
+) -> candle_core::Result<Tensor> {
+    let (b, _, seq, head_dim) = q.dims4()?;
+    let total = k.dim(2)?;
+    let group = heads / kv_heads;
+    let q = q.contiguous()?.reshape((b, kv_heads, group * seq, head_dim))?;
+    let scores = q.matmul(&k.t()?.contiguous()?)?.reshape((b, heads, seq, total))?;
+    let scores = scores.broadcast_add(mask)?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let probs = probs.reshape((b, kv_heads, group * seq, total))?;
+    probs.matmul(v)?.reshape((b, heads, seq, head_dim))
+}
+
+/// Log-probability each row of `logits` gives the matching id of `targets`,
+/// computed in f64 like llama.cpp's perplexity tool. Also says whether each
+/// target was the row's most likely token.
+pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> candle_core::Result<Vec<(f64, bool)>> {
+    let rows = logits.dim(0)?;
+    debug_assert_eq!(rows, targets.len());
+    let max = logits.max_keepdim(D::Minus1)?;
+    let shifted = logits.broadcast_sub(&max)?;
+    let sum_exp = shifted.exp()?.sum_keepdim(D::Minus1)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let ids = Tensor::from_slice(targets, (rows, 1), logits.device())?;
+    let target = shifted.gather(&ids, 1)?.flatten_all()?.to_vec1::<f32>()?;
+    let best = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+    Ok((0..rows).map(|r| (target[r] as f64 - sum_exp[r].ln(), best[r] == targets[r])).collect())
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("config", &self.config).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,344 @@
+//! Where the weights come from: a GGUF file (quantized as stored, or
+//! dequantized) or a folder of safetensors.
+//!
+//! Tensors are asked for by their GGUF names (`blk.3.attn_q.weight`); the
+//! safetensors source translates them to Hugging Face names.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::act_quant::ActQuant;
+use super::config::Architecture;
+use super::LoadError;
+
+/// How weights are held in memory and multiplied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsMode {
+    /// The file's quantized values exactly, computed the way llama.cpp's CPU
+    /// backend computes them: activations rounded to Q8_0/Q8_K blocks before
+    /// each quantized product, queries, keys and values to f16, GELU inputs
+    /// to f16. The weights are held dequantized (exactly) in f32 so the
+    /// products run through fast f32 GEMM. Safetensors load as f32.
+    #[default]
+    Stored,
+    /// Kept quantized in memory and multiplied by candle's quantized kernels:
+    /// the least memory, but slow for block types candle has no SIMD kernel
+    /// for (Q5_0, Q4_1, Q5_1).
+    Quantized,
+    /// Dequantized to f32: about four times the memory of Q4, and much faster
+    /// on CPUs where candle has no SIMD kernel for the stored block type.
+    F32,
+    /// Dequantized to f16: half the memory of f32.
+    F16,
+}
+
+impl WeightsMode {
+    /// The name used in suites and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Quantized => "quantized",
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+        }
+    }
+}
+
+/// A matrix multiplied by activations, with an optional bias.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+    /// Round activations as llama.cpp does for this weight's stored block type.
+    act_quant: Option<ActQuant>,
+}
+
+impl Linear {
+    /// `x @ W^T + b`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = match self.act_quant {
+            Some(q) => candle_core::Module::forward(&self.weight, &q.apply(x)?)?,
+            None => candle_core::Module::forward(&self.weight, x)?,
+        };
+        match &self.bias {
+            Some(bias) => y.broadcast_add(bias),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Rows looked up by token id; shares its matrix with the output head when tied.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    table: QMatMul,
+    act_quant: Option<ActQuant>,
+}
+
+impl Embedding {
+    /// One row per id.
+    pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.table.embedding(ids)
+    }
+
+    /// The same matrix as an output projection (tied embeddings).
+    pub fn as_linear(&self) -> Linear {
+        Linear { weight: self.table.clone(), bias: None, act_quant: self.act_quant }
+    }
+}
+
+/// A loaded source of named tensors.
+pub enum WeightSource {
+    /// A GGUF file: metadata plus tensor directory.
+    Gguf { path: PathBuf, content: gguf_file::Content },
+    /// Hugging Face safetensors, already read, keyed by Hugging Face names.
+    Safetensors { tensors: HashMap<String, Tensor>, architecture: Architecture },
+}
+
+/// Running totals of what loading produced, for reports.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedBytes {
+    /// Bytes held by weight tensors after loading.
+    pub bytes: u64,
+    /// Block types found in the file, e.g. `q5_0`, with their tensor counts.
+    pub stored_types: std::collections::BTreeMap<String, usize>,
+}
+
+/// Reads tensors out of a [`WeightSource`] in the requested [`WeightsMode`].
+pub struct Loader<'a> {
+    source: &'a WeightSource,
+    reader: Option<BufReader<File>>,
+    mode: WeightsMode,
+    device: Device,
+    /// What has been loaded so far.
+    pub loaded: LoadedBytes,
+}
+
+impl<'a> Loader<'a> {
+    /// Start reading tensors.
+    pub fn new(source: &'a WeightSource, mode: WeightsMode, device: Device) -> Result<Self, LoadError> {
+        let reader = match source {
+            WeightSource::Gguf { path, .. } => Some(BufReader::new(File::open(path).map_err(|e| io_error(path, e))?)),
+            WeightSource::Safetensors { .. } => None,
+        };
+        Ok(Loader { source, reader, mode, device, loaded: LoadedBytes::default() })
+    }
+
+    /// Whether a tensor exists.
+    pub fn contains(&self, name: &str) -> bool {
+        match self.source {
+            WeightSource::Gguf { content, .. } => content.tensor_infos.contains_key(name),
+            WeightSource::Safetensors { tensors, architecture } => {
+                hf_name(name, *architecture).is_some_and(|n| tensors.contains_key(&n))
+            }
+        }
+    }
+
+    /// A projection matrix.
+    pub fn linear(&mut self, name: &str) -> Result<Linear, LoadError> {
+        let bias_name = name.replace(".weight", ".bias");
+        let bias = if self.contains(&bias_name) { Some(self.dense(&bias_name)?) } else { None };
+        let (weight, act_quant) = self.matrix(name)?;
+        Ok(Linear { weight, bias, act_quant })
+    }
+
+    /// The token embedding table.
+    pub fn embedding(&mut self, name: &str) -> Result<Embedding, LoadError> {
+        let (table, act_quant) = self.matrix(name)?;
+        Ok(Embedding { table, act_quant })
+    }
+
+    /// A small tensor (norm weights, biases) as f32.
+    pub fn dense(&mut self, name: &str) -> Result<Tensor, LoadError> {
+        match self.source {
+            WeightSource::Gguf { .. } => {
+                let qtensor = self.qtensor(name)?;
+                let tensor = qtensor.dequantize(&self.device).map_err(|e| tensor_error(name, e))?;
+                self.loaded.bytes += (tensor.elem_count() * 4) as u64;
+                Ok(tensor)
+            }
+            WeightSource::Safetensors { .. } => {
+                let mut tensor = self.hf_tensor(name)?.to_dtype(DType::F32).map_err(|e| tensor_error(name, e))?;
+                // Hugging Face Gemma stores norm weights as offsets from 1; llama.cpp's
+                // converter adds the 1 when writing GGUF, so both paths end up equal.
+                if matches!(self.source, WeightSource::Safetensors { architecture: Architecture::Gemma3, .. })
+                    && name.ends_with("norm.weight")
+                {
+                    tensor = (tensor + 1.0).map_err(|e| tensor_error(name, e))?;
+                }
+                self.loaded.bytes += (tensor.elem_count() * 4) as u64;
+                Ok(tensor.to_device(&self.device).map_err(|e| tensor_error(name, e))?)
+            }
+        }
+    }
+
+    fn matrix(&mut self, name: &str) -> Result<(QMatMul, Option<ActQuant>), LoadError> {
+        let err = |e| tensor_error(name, e);
+        match self.source {
+            WeightSource::Gguf { .. } => {
+                let qtensor = self.qtensor(name)?;
+                let act_quant = ActQuant::for_weights(qtensor.dtype());
+                let matmul = match self.mode {
+                    WeightsMode::Stored => {
+                        // Exactly dequantized weights, with activations rounded as
+                        // llama.cpp's quantized kernels round them.
+                        let t = qtensor.dequantize(&self.device).map_err(err)?;
+                        self.loaded.bytes += (t.elem_count() * 4) as u64;
+                        return Ok((QMatMul::Tensor(t), act_quant));
+                    }
+                    WeightsMode::Quantized => {
+                        self.loaded.bytes += qtensor.storage_size_in_bytes() as u64;
+                        QMatMul::from_arc(Arc::new(qtensor)).map_err(err)?
+                    }
+                    WeightsMode::F32 => {
+                        let t = qtensor.dequantize(&self.device).map_err(err)?;
+                        self.loaded.bytes += (t.elem_count() * 4) as u64;
+                        QMatMul::Tensor(t)
+                    }
+                    WeightsMode::F16 => {
+                        let t = qtensor.dequantize_f16(&self.device).map_err(err)?;
+                        self.loaded.bytes += (t.elem_count() * 2) as u64;
+                        QMatMul::TensorF16(t)
+                    }
+                };
+                Ok((matmul, None))
+            }
+            WeightSource::Safetensors { .. } => {
+                let t = self.hf_tensor(name)?;
+                let matmul = match self.mode {
+                    WeightsMode::F16 => {
+                        let t = t.to_dtype(DType::F16).map_err(err)?.to_device(&self.device).map_err(err)?;
+                        self.loaded.bytes += (t.elem_count() * 2) as u64;
+                        QMatMul::TensorF16(t)
+                    }
+                    // bf16 checkpoints run as f32: candle's CPU bf16 matmul is slow.
+                    WeightsMode::Stored | WeightsMode::Quantized | WeightsMode::F32 => {
+                        let t = t.to_dtype(DType::F32).map_err(err)?.to_device(&self.device).map_err(err)?;
+                        self.loaded.bytes += (t.elem_count() * 4) as u64;
+                        QMatMul::Tensor(t)
+                    }
+                };
+                Ok((matmul, None))
+            }
+        }
+    }
+
+    fn qtensor(&mut self, name: &str) -> Result<QTensor, LoadError> {
+        let WeightSource::Gguf { content, .. } = self.source else { unreachable!("qtensor on a GGUF source only") };
+        let reader = self.reader.as_mut().expect("GGUF sources keep a reader");
+        let qtensor = content.tensor(reader, name, &self.device).map_err(|e| tensor_error(name, e))?;
+        *self.loaded.stored_types.entry(dtype_name(qtensor.dtype())).or_default() += 1;
+        Ok(qtensor)
+    }
+
+    fn hf_tensor(&self, name: &str) -> Result<Tensor, LoadError> {
+        let WeightSource::Safetensors { tensors, architecture } = self.source else {
+            unreachable!("hf_tensor on a safetensors source only")
+        };
+        let hf = hf_name(name, *architecture).ok_or_else(|| LoadError::MissingTensor(name.to_owned()))?;
+        tensors.get(&hf).cloned().ok_or(LoadError::MissingTensor(hf))
+    }
+}
+
+fn dtype_name(dtype: GgmlDType) -> String {
+    format!("{dtype:?}").to_lowercase()
+}
+
+fn tensor_error(name: &str, error: candle_core::Error) -> LoadError {
+    LoadError::Format(format!("tensor `{name}`: {error}"))
+}
+
+/// Read a GGUF file's metadata and tensor directory.
+pub fn open_gguf(path: &Path) -> Result<WeightSource, LoadError> {
+    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+    let content = gguf_file::Content::read(&mut file)
+        .map_err(|e| LoadError::Format(format!("{} is not a readable GGUF file: {e}", path.display())))?;
+    Ok(WeightSource::Gguf { path: path.to_owned(), content })
+}
+
+/// Read every `*.safetensors` file of a Hugging Face folder.
+pub fn open_safetensors(dir: &Path, architecture: Architecture) -> Result<WeightSource, LoadError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(LoadError::Format(format!("{} has no *.safetensors files", dir.display())));
+    }
+    let mut tensors = HashMap::new();
+    for file in files {
+        let loaded = candle_core::safetensors::load(&file, &Device::Cpu)
+            .map_err(|e| LoadError::Format(format!("{}: {e}", file.display())))?;
+        tensors.extend(loaded);
+    }
+    Ok(WeightSource::Safetensors { tensors, architecture })
+}
+
+pub(super) fn io_error(path: &Path, error: std::io::Error) -> LoadError {
+    LoadError::Io(format!("{}: {error}", path.display()))
+}
+
+/// GGUF tensor name → Hugging Face name.
+fn hf_name(gguf: &str, architecture: Architecture) -> Option<String> {
+    let (base, suffix) = gguf.rsplit_once('.')?;
+    let top = match base {
+        "token_embd" => Some("model.embed_tokens".to_owned()),
+        "output_norm" => Some("model.norm".to_owned()),
+        "output" => Some("lm_head".to_owned()),
+        _ => None,
+    };
+    if let Some(top) = top {
+        return Some(format!("{top}.{suffix}"));
+    }
+    let rest = base.strip_prefix("blk.")?;
+    let (layer, part) = rest.split_once('.')?;
+    let gemma = architecture == Architecture::Gemma3;
+    let hf = match part {
+        "attn_norm" => "input_layernorm",
+        "attn_q" => "self_attn.q_proj",
+        "attn_k" => "self_attn.k_proj",
+        "attn_v" => "self_attn.v_proj",
+        "attn_output" => "self_attn.o_proj",
+        "attn_q_norm" => "self_attn.q_norm",
+        "attn_k_norm" => "self_attn.k_norm",
+        "post_attention_norm" => "post_attention_layernorm",
+        // Llama's "post attention" norm is the MLP's input norm; Gemma has both.
+        "ffn_norm" if gemma => "pre_feedforward_layernorm",
+        "ffn_norm" => "post_attention_layernorm",
+        "post_ffw_norm" => "post_feedforward_layernorm",
+        "ffn_gate" => "mlp.gate_proj",
+        "ffn_up" => "mlp.up_proj",
+        "ffn_down" => "mlp.down_proj",
+        _ => return None,
+    };
+    Some(format!("model.layers.{layer}.{hf}.{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_gguf_names_to_hugging_face_names() {
+        assert_eq!(hf_name("token_embd.weight", Architecture::Llama).unwrap(), "model.embed_tokens.weight");
+        assert_eq!(hf_name("blk.3.attn_q.bias", Architecture::Qwen2).unwrap(), "model.layers.3.self_attn.q_proj.bias");
+        assert_eq!(
+            hf_name("blk.0.ffn_norm.weight", Architecture::Llama).unwrap(),
+            "model.layers.0.post_attention_layernorm.weight"
+        );
+        assert_eq!(
+            hf_name("blk.0.ffn_norm.weight", Architecture::Gemma3).unwrap(),
+            "model.layers.0.pre_feedforward_layernorm.weight"
+        );
+        assert_eq!(hf_name("blk.0.mystery.weight", Architecture::Llama), None);
+    }
+}
