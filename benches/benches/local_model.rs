@@ -24,7 +24,7 @@ fn model() -> Option<PathBuf> {
 }
 
 fn text() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../backends/tests/fixtures/llama_cpp/ppl_text.txt");
+    let path = package_dir().join("../backends/tests/fixtures/llama_cpp/ppl_text.txt");
     std::fs::read_to_string(path).expect("the perplexity fixture text")
 }
 
@@ -80,3 +80,10 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// This package's folder. Read at run time (cargo sets it for tests and
+/// benches) because the compile-time value goes stale when a shared target
+/// directory serves checkouts at different paths.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}

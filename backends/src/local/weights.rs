@@ -98,8 +98,9 @@ impl Embedding {
 pub enum WeightSource {
     /// A GGUF file: metadata plus tensor directory.
     Gguf { path: PathBuf, content: gguf_file::Content },
-    /// Hugging Face safetensors, already read, keyed by Hugging Face names.
-    Safetensors { tensors: HashMap<String, Tensor>, architecture: Architecture },
+    /// Hugging Face safetensors files; read when the weights load, not when
+    /// the model is opened (`evalkit validate` must stay quick).
+    Safetensors { files: Vec<PathBuf>, architecture: Architecture },
 }
 
 /// Running totals of what loading produced, for reports.
@@ -115,6 +116,8 @@ pub struct LoadedBytes {
 pub struct Loader<'a> {
     source: &'a WeightSource,
     reader: Option<BufReader<File>>,
+    /// Safetensors tensors by Hugging Face name (empty for GGUF sources).
+    tensors: HashMap<String, Tensor>,
     mode: WeightsMode,
     device: Device,
     /// What has been loaded so far.
@@ -124,19 +127,21 @@ pub struct Loader<'a> {
 impl<'a> Loader<'a> {
     /// Start reading tensors.
     pub fn new(source: &'a WeightSource, mode: WeightsMode, device: Device) -> Result<Self, LoadError> {
-        let reader = match source {
-            WeightSource::Gguf { path, .. } => Some(BufReader::new(File::open(path).map_err(|e| io_error(path, e))?)),
-            WeightSource::Safetensors { .. } => None,
+        let (reader, tensors) = match source {
+            WeightSource::Gguf { path, .. } => {
+                (Some(BufReader::new(File::open(path).map_err(|e| io_error(path, e))?)), HashMap::new())
+            }
+            WeightSource::Safetensors { files, .. } => (None, read_safetensors(files)?),
         };
-        Ok(Loader { source, reader, mode, device, loaded: LoadedBytes::default() })
+        Ok(Loader { source, reader, tensors, mode, device, loaded: LoadedBytes::default() })
     }
 
     /// Whether a tensor exists.
     pub fn contains(&self, name: &str) -> bool {
         match self.source {
             WeightSource::Gguf { content, .. } => content.tensor_infos.contains_key(name),
-            WeightSource::Safetensors { tensors, architecture } => {
-                hf_name(name, *architecture).is_some_and(|n| tensors.contains_key(&n))
+            WeightSource::Safetensors { architecture, .. } => {
+                hf_name(name, *architecture).is_some_and(|n| self.tensors.contains_key(&n))
             }
         }
     }
@@ -239,11 +244,11 @@ impl<'a> Loader<'a> {
     }
 
     fn hf_tensor(&self, name: &str) -> Result<Tensor, LoadError> {
-        let WeightSource::Safetensors { tensors, architecture } = self.source else {
+        let WeightSource::Safetensors { architecture, .. } = self.source else {
             unreachable!("hf_tensor on a safetensors source only")
         };
         let hf = hf_name(name, *architecture).ok_or_else(|| LoadError::MissingTensor(name.to_owned()))?;
-        tensors.get(&hf).cloned().ok_or(LoadError::MissingTensor(hf))
+        self.tensors.get(&hf).cloned().ok_or(LoadError::MissingTensor(hf))
     }
 }
 
@@ -263,7 +268,7 @@ pub fn open_gguf(path: &Path) -> Result<WeightSource, LoadError> {
     Ok(WeightSource::Gguf { path: path.to_owned(), content })
 }
 
-/// Read every `*.safetensors` file of a Hugging Face folder.
+/// List the `*.safetensors` files of a Hugging Face folder.
 pub fn open_safetensors(dir: &Path, architecture: Architecture) -> Result<WeightSource, LoadError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| io_error(dir, e))?
@@ -274,13 +279,17 @@ pub fn open_safetensors(dir: &Path, architecture: Architecture) -> Result<Weight
     if files.is_empty() {
         return Err(LoadError::Format(format!("{} has no *.safetensors files", dir.display())));
     }
+    Ok(WeightSource::Safetensors { files, architecture })
+}
+
+fn read_safetensors(files: &[PathBuf]) -> Result<HashMap<String, Tensor>, LoadError> {
     let mut tensors = HashMap::new();
     for file in files {
-        let loaded = candle_core::safetensors::load(&file, &Device::Cpu)
+        let loaded = candle_core::safetensors::load(file, &Device::Cpu)
             .map_err(|e| LoadError::Format(format!("{}: {e}", file.display())))?;
         tensors.extend(loaded);
     }
-    Ok(WeightSource::Safetensors { tensors, architecture })
+    Ok(tensors)
 }
 
 pub(super) fn io_error(path: &Path, error: std::io::Error) -> LoadError {

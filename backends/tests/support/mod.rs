@@ -45,5 +45,12 @@ pub fn open(path: PathBuf, weights: WeightsMode) -> LocalBackend {
 
 /// A file of `tests/fixtures/llama_cpp/`.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llama_cpp").join(name)
+    package_dir().join("tests/fixtures/llama_cpp").join(name)
+}
+
+/// This package's folder. Read at run time (cargo sets it for tests and
+/// benches) because the compile-time value goes stale when a shared target
+/// directory serves checkouts at different paths.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }

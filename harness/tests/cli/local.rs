@@ -24,7 +24,7 @@ fn demo_model_present() -> bool {
 /// A shipped suite, copied next to its datasets' relative location and with
 /// run folders and cache inside the sandbox.
 fn shipped_suite(sandbox: &Sandbox, name: &str) -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = package_dir().join("..");
     let text = std::fs::read_to_string(repo.join("suites").join(name)).unwrap();
     let datasets = repo.join("datasets").canonicalize().unwrap();
     let text = text
@@ -104,4 +104,11 @@ fn the_perplexity_suite_reproduces_llama_cpp() {
     let f32_ppl = corpus("q4_k_m-f32")["perplexity"].as_f64().unwrap();
     assert!((f32_ppl - reference).abs() / reference < 0.01, "f32: {f32_ppl} vs llama.cpp {reference}");
     assert_eq!(results["variants"][1]["runtime"]["weights"], "f32");
+}
+
+/// This package's folder. Read at run time (cargo sets it for tests and
+/// benches) because the compile-time value goes stale when a shared target
+/// directory serves checkouts at different paths.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
