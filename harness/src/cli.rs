@@ -43,10 +43,45 @@ enum Command {
         /// The suite file.
         suite: PathBuf,
     },
-    /// Rebuild results.json and report.html of a run from its records.jsonl.
+    /// Rebuild results.json, report.html and the other outputs of a run from its records.jsonl.
     Report {
         /// The run folder.
         run_dir: PathBuf,
+    },
+    /// Check a run's gates (exit 1 when one fails), optionally against another baseline.
+    Gate {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Use this baseline file or run folder for every regression gate that names a baseline.
+        #[arg(long, value_name = "FILE_OR_RUN_DIR")]
+        baseline: Option<PathBuf>,
+    },
+    /// Compare run B with run A sample by sample (e.g. a branch against main).
+    Compare {
+        /// Run A, the reference.
+        run_a: PathBuf,
+        /// Run B, the candidate.
+        run_b: PathBuf,
+        /// Also write the comparison as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Manage baseline files for regression gates.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// Write a run's per-sample scores as the baseline later runs are gated against.
+    Update {
+        /// The run folder (a complete run).
+        run_dir: PathBuf,
+        /// Where to write it. Default: the baseline file the suite's gates name.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -73,6 +108,11 @@ pub fn main() -> ExitCode {
         }
         Command::Validate { suite } => commands::validate::validate(&suite).map(|()| exit::SUCCESS),
         Command::Report { run_dir } => commands::report::report(&run_dir).map(|()| exit::SUCCESS),
+        Command::Gate { run_dir, baseline } => commands::gate::gate(&run_dir, baseline.as_deref()),
+        Command::Compare { run_a, run_b, json } => commands::compare::compare(&run_a, &run_b, json.as_deref()),
+        Command::Baseline { command: BaselineCommand::Update { run_dir, output } } => {
+            commands::baseline::update(&run_dir, output.as_deref()).map(|()| exit::SUCCESS)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

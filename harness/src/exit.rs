@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | the command did what was asked (and every gate passed) |
-//! | 1    | a gate failed (reserved for regression gates) |
+//! | 1    | a gate failed |
 //! | 2    | invalid input: suite, dataset or arguments |
 //! | 3    | the run could not complete: error budget exceeded, backend unreachable, I/O failure |
 //! | 130  | interrupted (Ctrl-C); resume with `--resume` |

@@ -1,9 +1,15 @@
-//! Derived outputs: journal records → `results.json`, `report.html`, terminal summary.
+//! Derived outputs: journal records → `results.json`, `report.html`,
+//! `summary.md`, `junit.xml`, `results.csv`, `samples.csv`, terminal summary.
 //!
-//! Everything here is a pure function of the suite and the journal, which is
-//! what lets `evalkit report` rebuild a run's outputs at any time.
+//! Everything here is a pure function of the suite, the journal and the
+//! baseline files the gates name, which is what lets `evalkit report` and
+//! `evalkit gate` rebuild a run's outputs at any time.
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{Context, Result};
+use evalkit_reports::gates::{self, Baseline, GateInputs};
 use evalkit_reports::record::Record;
 use evalkit_reports::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
 use evalkit_reports::{analyze, AnalysisInput};
@@ -11,20 +17,104 @@ use evalkit_reports::{analyze, AnalysisInput};
 use crate::rundir::{write_file, RunDir};
 use crate::suite::Suite;
 
-/// Analyse the journal and write `results.json` and `report.html`.
-pub fn write(run: &RunDir, suite: &Suite, records: &[Record], samples: usize, complete: bool) -> Result<RunResults> {
+/// Where regression gates find their baseline.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum BaselineSource<'a> {
+    /// The `baseline` each gate names in the suite.
+    #[default]
+    Suite,
+    /// This baseline file or run folder, for every regression gate that names
+    /// a baseline (`evalkit gate --baseline`).
+    Override(&'a Path),
+}
+
+/// Analyse the journal, check the gates, and write every output file.
+pub fn write(
+    run: &RunDir,
+    suite: &Suite,
+    records: &[Record],
+    samples: usize,
+    complete: bool,
+    baseline: BaselineSource<'_>,
+) -> Result<RunResults> {
     let input = AnalysisInput {
         run: run_info(run, suite, complete),
         suite: serde_json::to_value(&suite.file).context("cannot snapshot the suite")?,
         variants: with_runtime(variant_infos(suite, samples), suite, run),
         metrics: metric_infos(suite),
         records,
+        baseline: suite.file.suite.baseline.clone(),
     };
-    let results = analyze(input);
+    let mut results = analyze(input);
+    let mut specs = suite.file.gates.clone();
+    for spec in specs.iter_mut() {
+        if let Some(named) = &spec.baseline {
+            // Relative to the suite file, like every path in it.
+            let path = match baseline {
+                BaselineSource::Suite => suite.resolve(named),
+                BaselineSource::Override(path) => path.to_path_buf(),
+            };
+            spec.baseline = Some(path.display().to_string());
+        }
+    }
+    let baselines: BTreeMap<String, Result<Baseline, String>> = specs
+        .iter()
+        .filter_map(|s| s.baseline.clone())
+        .map(|path| {
+            let loaded = load_baseline(Path::new(&path)).map_err(|e| format!("{e:#}"));
+            (path, loaded)
+        })
+        .collect();
+    results.gates = gates::evaluate(GateInputs { results: &results, records, gates: &specs, baselines: &baselines });
+
     write_file(&run.results(), serde_json::to_string_pretty(&results)?.as_bytes())?;
     let html = evalkit_reports::html::render_html(&results, records).context("cannot render the HTML report")?;
     write_file(&run.report(), html.as_bytes())?;
+    let summary = evalkit_reports::summary_markdown(&results);
+    write_file(&run.output("summary.md"), summary.as_bytes())?;
+    write_file(&run.output("junit.xml"), evalkit_reports::junit_xml(&results, Some(records)).as_bytes())?;
+    write_file(&run.output("results.csv"), evalkit_reports::results_csv(&results).as_bytes())?;
+    write_file(&run.output("samples.csv"), evalkit_reports::samples_csv(&results, records).as_bytes())?;
     Ok(results)
+}
+
+/// Append the run's summary.md to the GitHub Actions step summary, when
+/// running there (`GITHUB_STEP_SUMMARY` names the file).
+pub fn publish_step_summary(results: &RunResults) -> Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open `GITHUB_STEP_SUMMARY` file `{}`", Path::new(&path).display()))?;
+    file.write_all(evalkit_reports::summary_markdown(results).as_bytes())
+        .with_context(|| format!("cannot write `{}`", Path::new(&path).display()))
+}
+
+/// A baseline file, or the baseline of a run folder (its records, re-analysed).
+pub fn load_baseline(path: &Path) -> Result<Baseline> {
+    if path.is_dir() {
+        let run = RunDir::open(path)?;
+        let suite = crate::suite::load(&run.suite_toml()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let contents = crate::journal::read(&run.records())
+            .with_context(|| format!("cannot read `{}`", run.records().display()))?;
+        let records = crate::commands::run::latest_per_task(contents.records);
+        let samples = run.manifest.datasets.get(&suite.dataset).map_or(0, |d| d.samples);
+        let input = AnalysisInput {
+            run: run_info(&run, &suite, true),
+            suite: serde_json::Value::Null,
+            variants: variant_infos(&suite, samples),
+            metrics: metric_infos(&suite),
+            records: &records,
+            baseline: suite.file.suite.baseline.clone(),
+        };
+        return Ok(Baseline::from_run(&analyze(input), &records));
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Baseline::parse(&text).with_context(|| format!("`{}`", path.display()))
 }
 
 fn run_info(run: &RunDir, suite: &Suite, complete: bool) -> RunInfo {

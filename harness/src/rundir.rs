@@ -144,6 +144,10 @@ impl RunDir {
     pub fn report(&self) -> PathBuf {
         self.path.join("report.html")
     }
+    /// Any other output of the run, by file name (`summary.md`, `junit.xml`, ...).
+    pub fn output(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
 }
 
 /// Dataset name → fingerprint.
@@ -174,6 +178,11 @@ fn resolved_suite(suite: &Suite) -> Result<String> {
     }
     file.run.output_dir = absolute(&suite.resolve(&file.run.output_dir)).display().to_string();
     file.run.cache_dir = absolute(&suite.resolve(&file.run.cache_dir)).display().to_string();
+    for gate in &mut file.gates {
+        if let Some(baseline) = &mut gate.baseline {
+            *baseline = absolute(&suite.resolve(baseline)).display().to_string();
+        }
+    }
     file.suite.dataset = Some(suite.dataset.clone());
     for metric in &mut file.metrics {
         if let evalkit_metrics::MetricConfig::JsonValid(json) = metric {

@@ -17,6 +17,8 @@ mod bad_input;
 mod cache;
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/gates.rs"]
+mod gates;
 #[path = "cli/local.rs"]
 mod local;
 #[path = "cli/resume.rs"]

@@ -48,6 +48,27 @@ impl Style {
         value.map_or_else(|| NONE.to_owned(), |v| self.value(v))
     }
 
+    /// A difference or change with its sign, in this style's units: rates in
+    /// percentage points (`+12.0 pts`), seconds and dollars with their unit.
+    pub(crate) fn signed(&self, value: f64) -> String {
+        let sign = if value > 0.0 { "+" } else { "" };
+        match self {
+            Style::Percent if value.is_finite() => format!("{sign}{:.1} pts", value * 100.0),
+            // `usd` writes its own minus sign before the dollar.
+            Style::Usd => format!("{sign}{}", usd(value)),
+            _ => format!("{sign}{}", self.value(value)),
+        }
+    }
+
+    /// A size of change without sign (a margin, a detectable difference):
+    /// rates in percentage points, everything else as [`Style::value`].
+    pub(crate) fn magnitude(&self, value: f64) -> String {
+        match self {
+            Style::Percent if value.is_finite() => format!("{:.1} pts", value * 100.0),
+            _ => self.value(value),
+        }
+    }
+
     /// A confidence interval as `[low, high]`; [`NONE`] when absent.
     pub(crate) fn interval(&self, ci: Option<&ConfidenceInterval>) -> String {
         ci.map_or_else(|| NONE.to_owned(), |ci| format!("[{}, {}]", self.value(ci.low), self.value(ci.high)))
@@ -68,7 +89,8 @@ pub(crate) fn significant(value: f64, digits: i32) -> String {
     let text = format!("{value:.*}", decimals as usize);
     // Rounding can add a digit (9.996 → 10.00); one more pass drops it.
     match text.parse::<f64>() {
-        Ok(rounded) if decimals_for(rounded) < decimals => {
+        // (A value that rounds to zero, 1e-17 at 15 decimals, keeps its text.)
+        Ok(rounded) if rounded != 0.0 && decimals_for(rounded) < decimals => {
             format!("{rounded:.*}", decimals_for(rounded) as usize)
         }
         _ => text,
@@ -89,6 +111,30 @@ pub(crate) fn usd(value: f64) -> String {
     } else {
         format!("{sign}${}", significant(value, 3))
     }
+}
+
+/// A p-value: two significant digits, `<0.001` below that.
+pub(crate) fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".to_owned()
+    } else {
+        significant(p, 2)
+    }
+}
+
+/// A ratio such as `2.1×`.
+/// A p-value as it reads in a sentence: `p=0.031`, `p<0.001`.
+pub(crate) fn p_equals(p: f64) -> String {
+    let p = p_value(p);
+    if p.starts_with('<') {
+        format!("p{p}")
+    } else {
+        format!("p={p}")
+    }
+}
+
+pub(crate) fn ratio(value: f64) -> String {
+    format!("{}×", significant(value, 2))
 }
 
 /// A count with thousands separators: `12,345`.
@@ -114,6 +160,7 @@ mod tests {
         assert_eq!(significant(0.0, 3), "0");
         assert_eq!(significant(-0.5, 3), "-0.500");
         assert_eq!(significant(f64::NAN, 3), "NaN");
+        assert_eq!(significant(1e-17, 3), "0.000000000000000");
     }
 
     #[test]
@@ -125,6 +172,20 @@ mod tests {
         assert_eq!(usd(-0.5), "-$0.500");
         assert_eq!(Style::Percent.value(0.8333), "83.3%");
         assert_eq!(Style::Plain(Some("tok".into())).value(12.3456), "12.35 tok");
+    }
+
+    #[test]
+    fn signed_values_and_p_values() {
+        assert_eq!(Style::Percent.signed(0.12), "+12.0 pts");
+        assert_eq!(Style::Percent.signed(-0.05), "-5.0 pts");
+        assert_eq!(Style::Seconds.signed(0.25), "+0.250s");
+        assert_eq!(Style::Usd.signed(0.001), "+$0.00100");
+        assert_eq!(Style::Usd.signed(-2.0), "-$2.00");
+        assert_eq!(Style::Plain(None).signed(0.0), "0");
+        assert_eq!(p_value(0.0004), "<0.001");
+        assert_eq!(p_value(0.0312), "0.031");
+        assert_eq!(p_value(1.0), "1.0");
+        assert_eq!(ratio(2.0833), "2.1×");
     }
 
     #[test]

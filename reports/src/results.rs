@@ -36,6 +36,14 @@ pub struct RunResults {
     pub aggregates: Vec<Aggregate>,
     /// Token, latency and cost totals, one entry per variant, in variant order.
     pub usage: Vec<VariantUsage>,
+    /// Paired comparisons of each other variant with the baseline variant, one
+    /// per (candidate, metric), candidate-major. Empty with one variant.
+    #[serde(default)]
+    pub comparisons: Vec<Comparison>,
+    /// The suite's gates and how each ended, in suite order. Empty when the
+    /// suite has none.
+    #[serde(default)]
+    pub gates: Vec<GateResult>,
 }
 
 impl RunResults {
@@ -47,6 +55,16 @@ impl RunResults {
     /// A metric's description, by name.
     pub fn metric(&self, name: &str) -> Option<&MetricInfo> {
         self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// The comparison of `candidate` with the baseline on `metric`.
+    pub fn comparison(&self, candidate: &str, metric: &str) -> Option<&Comparison> {
+        self.comparisons.iter().find(|c| c.candidate == candidate && c.metric == metric)
+    }
+
+    /// Whether every gate passed (true when there are none).
+    pub fn gates_passed(&self) -> bool {
+        self.gates.iter().all(|g| g.status != GateStatus::Failed)
     }
 
     /// A variant's usage totals, by name.
@@ -193,6 +211,23 @@ pub struct Aggregate {
     pub std_error: Option<f64>,
     /// Confidence interval for `mean`; `null` when `n_samples < 2`.
     pub ci: Option<ConfidenceInterval>,
+    /// Median of the per-sample means; `null` when `n_samples == 0`.
+    #[serde(default)]
+    pub median: Option<f64>,
+    /// Seeded percentile-bootstrap interval for `median`; `null` below two samples.
+    #[serde(default)]
+    pub median_ci: Option<ConfidenceInterval>,
+    /// Clusters among the valid samples, when the dataset names a cluster
+    /// field; `std_error` and `ci` are then cluster-robust.
+    #[serde(default)]
+    pub clusters: Option<u64>,
+    /// Repeat statistics, when the suite asks each sample more than once.
+    #[serde(default)]
+    pub repeats: Option<RepeatStats>,
+    /// Why scores were invalid: cause → count (e.g. `"no number in the
+    /// answer": 3`), so a NaN is never a silent gap.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub invalid_causes: std::collections::BTreeMap<String, u64>,
     /// For perplexity metrics: the corpus figures pooled over every scored
     /// token of every sample (the per-sample `mean` above is a mean of
     /// per-text perplexities, which is not the same number).
@@ -222,6 +257,164 @@ pub struct CorpusPerplexity {
     pub bytes: u64,
     /// Words in the scored tokens.
     pub words: u64,
+    /// Seeded percentile-bootstrap interval for `perplexity`, resampling
+    /// texts (samples); `null` with fewer than two texts.
+    #[serde(default)]
+    pub ci: Option<ConfidenceInterval>,
+}
+
+/// How a metric behaves across repeats of the same sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepeatStats {
+    /// Repeats per sample asked for by the suite.
+    pub repeats: u32,
+    /// Samples with at least two valid repeats, the base of the figures below.
+    pub samples: u64,
+    /// Samples whose repeats did not all score the same.
+    pub flaky_samples: u64,
+    /// `flaky_samples / samples`.
+    pub flakiness: Option<f64>,
+    /// For pass/fail metrics: unbiased pass@k (at least one of k attempts
+    /// passes), averaged over samples, for k = 1 … repeats.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_at_k: Vec<KValue>,
+    /// For pass/fail metrics: pass^k (all of k attempts pass), averaged over samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_hat_k: Vec<KValue>,
+}
+
+/// A value at one `k`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KValue {
+    /// Attempts.
+    pub k: u32,
+    /// The estimate.
+    pub value: f64,
+}
+
+/// A paired comparison of a candidate variant with the baseline variant on
+/// one metric, over the samples both scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// Metric name.
+    pub metric: String,
+    /// The variant compared against.
+    pub baseline: String,
+    /// The variant being judged.
+    pub candidate: String,
+    /// Samples with a valid score under both variants (repeats averaged first).
+    pub pairs: u64,
+    /// Mean of the baseline over the pairs.
+    pub baseline_mean: Option<f64>,
+    /// Mean of the candidate over the pairs.
+    pub candidate_mean: Option<f64>,
+    /// Mean paired difference, candidate − baseline, in the metric's units.
+    pub difference: Option<f64>,
+    /// Student t interval of the paired differences; `null` below two pairs.
+    pub ci: Option<ConfidenceInterval>,
+    /// The significance test used.
+    pub test: TestKind,
+    /// Two-sided p-value of "no difference".
+    pub p_value: Option<f64>,
+    /// `p_value` after Holm's correction over every comparison in the report.
+    pub p_adjusted: Option<f64>,
+    /// Cohen's d_z: mean difference / standard deviation of the differences.
+    pub effect_size: Option<f64>,
+    /// For pass/fail metrics: pairs that pass only under the baseline and
+    /// only under the candidate (what McNemar's test looks at).
+    #[serde(default)]
+    pub discordant: Option<Discordant>,
+    /// The smallest true difference this many pairs detect with 80% power at
+    /// the 5% level (normal approximation); a difference below it can hide
+    /// in the noise.
+    pub minimum_detectable_difference: Option<f64>,
+    /// The call, accounting for the metric's direction and Holm's correction.
+    pub verdict: Verdict,
+}
+
+/// Counts of discordant pairs of a pass/fail metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discordant {
+    /// Passed under the baseline, failed under the candidate.
+    pub baseline_only: u64,
+    /// Failed under the baseline, passed under the candidate.
+    pub candidate_only: u64,
+}
+
+/// Which test produced a comparison's p-value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// McNemar's exact binomial test (fewer than 25 discordant pairs).
+    McnemarExact,
+    /// McNemar's chi-square test with continuity correction.
+    McnemarChiSquare,
+    /// Paired sign-flip permutation test, every sign pattern enumerated.
+    SignFlipExact,
+    /// Paired sign-flip permutation test on seeded random sign patterns.
+    SignFlipMonteCarlo,
+    /// Too few pairs for any test.
+    None,
+}
+
+/// How a comparison or regression check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Significantly better, in the metric's direction.
+    Improved,
+    /// Significantly worse (for a regression gate: worse by more than the margin).
+    Regressed,
+    /// No difference the data can tell from noise.
+    NoSignificantChange,
+    /// Too few pairs to test.
+    NotEnoughData,
+}
+
+impl Verdict {
+    /// How people read it: `improved`, `regressed`, `no significant change`, `not enough data`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Improved => "improved",
+            Verdict::Regressed => "regressed",
+            Verdict::NoSignificantChange => "no significant change",
+            Verdict::NotEnoughData => "not enough data",
+        }
+    }
+}
+
+/// One gate of the suite, evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// The gate's name (from the suite, or made from what it checks).
+    pub name: String,
+    /// Metric checked.
+    pub metric: String,
+    /// Variant checked.
+    pub variant: String,
+    /// Passed or failed.
+    pub status: GateStatus,
+    /// For regression gates: how the comparison with the baseline ended.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
+    /// The figure compared with the threshold (a mean, a bound, a percentile,
+    /// a difference), when there was one.
+    pub observed: Option<f64>,
+    /// One sentence saying what was checked and why it passed or failed.
+    pub message: String,
+    /// Caveats that do not fail the gate (a sample too small to detect the margin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Whether a gate held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateStatus {
+    /// The condition holds.
+    Passed,
+    /// The condition does not hold, or there was no data to check it on.
+    Failed,
 }
 
 /// A two-sided confidence interval for a mean.
@@ -245,6 +438,10 @@ pub enum CiMethod {
     Wilson,
     /// Student t interval on the per-sample means (`df = n_samples - 1`).
     T,
+    /// Student t interval with a cluster-robust standard error (`df = clusters - 1`).
+    ClusteredT,
+    /// Seeded percentile bootstrap.
+    Bootstrap,
 }
 
 /// Resource use of one variant over the run.

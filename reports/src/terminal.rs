@@ -44,8 +44,67 @@ pub fn summary_table(results: &RunResults) -> String {
     let mut out = scores.render();
     out.push('\n');
     out.push_str(&usage.render());
+    let comparisons = comparison_table(&results.comparisons, &results.metrics);
+    if !comparisons.is_empty() {
+        out.push('\n');
+        out.push_str(&comparisons);
+    }
     if !results.run.complete {
         let _ = writeln!(out, "\nincomplete run: {} planned task(s) have no record yet", results.missing_tasks());
+    }
+    out
+}
+
+/// The paired comparisons as a table: difference with its interval, the
+/// Holm-adjusted p-value and the verdict. `metrics` gives each metric's
+/// display style. Empty when there are none.
+pub fn comparison_table(comparisons: &[crate::results::Comparison], metrics: &[crate::results::MetricInfo]) -> String {
+    if comparisons.is_empty() {
+        return String::new();
+    }
+    let header = ["candidate", "baseline", "metric", "pairs", "difference", "95% CI", "p (Holm)", "verdict"];
+    let mut table = Table::new(&header, 3);
+    for c in comparisons {
+        let style = metrics.iter().find(|m| m.name == c.metric).map_or(Style::Plain(None), Style::of);
+        let interval =
+            c.ci.map_or_else(|| NONE.to_owned(), |ci| format!("[{}, {}]", style.signed(ci.low), style.signed(ci.high)));
+        table.row(vec![
+            c.candidate.clone(),
+            c.baseline.clone(),
+            c.metric.clone(),
+            c.pairs.to_string(),
+            c.difference.map_or_else(|| NONE.to_owned(), |d| style.signed(d)),
+            interval,
+            c.p_adjusted.map_or_else(|| NONE.to_owned(), format::p_value),
+            c.verdict.label().to_owned(),
+        ]);
+    }
+    table.render()
+}
+
+/// One line per gate (`PASS`/`FAIL`, name, message), warnings indented below
+/// it, and a closing count. Empty when the suite has no gates.
+pub fn gate_report(results: &RunResults) -> String {
+    use crate::results::GateStatus;
+    if results.gates.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("gates:\n");
+    for gate in &results.gates {
+        let status = if gate.status == GateStatus::Passed { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "  {status}  {}: {}", printable(&gate.name), printable(&gate.message));
+        for warning in &gate.warnings {
+            let _ = writeln!(out, "        warning: {}", printable(warning));
+        }
+    }
+    let failed = results.gates.iter().filter(|g| g.status == GateStatus::Failed).count();
+    match failed {
+        0 => {
+            let _ = writeln!(out, "all {} gate(s) passed", results.gates.len());
+        }
+        _ => {
+            let _ = writeln!(out, "{failed} of {} gate(s) failed", results.gates.len());
+        }
     }
     out
 }
@@ -150,6 +209,11 @@ candidate-long-name  cost           $0.0123      [$0.0123, $0.0123]          5/6
 variant              tokens in  tokens out  latency p50  latency p90      cost
 baseline                   600          60        1.12s        1.62s  $0.00123
 candidate-long-name        500          50        2.00s        2.80s   $0.0615
+
+candidate            baseline  metric       pairs  difference                   95% CI  p (Holm)                verdict
+candidate-long-name  baseline  exact_match      4   +25.0 pts  [-54.6 pts, +104.6 pts]       1.0  no significant change
+candidate-long-name  baseline  latency          5      +1.00s        [+0.509s, +1.49s]      0.19  no significant change
+candidate-long-name  baseline  cost             5    +$0.0121     [+$0.0121, +$0.0121]      0.19  no significant change
 ";
         let text = summary_table(&two_variants());
         assert_eq!(text, expected, "\n{text}");

@@ -98,6 +98,7 @@ pub fn results(variants: Vec<VariantInfo>, metrics: Vec<MetricInfo>, records: &[
         variants,
         metrics,
         records,
+        baseline: None,
     })
 }
 

@@ -131,13 +131,17 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     let complete = planned.is_subset(&recorded);
     let runtime = connected.iter().filter_map(|(name, c)| Some((name.clone(), c.backend.runtime()?))).collect();
     run.record_runtime(runtime)?;
-    let results = outputs::write(&run, suite, &records, evaluated.samples.len(), complete)?;
+    let results =
+        outputs::write(&run, suite, &records, evaluated.samples.len(), complete, outputs::BaselineSource::Suite)?;
     if !options.quiet {
         println!("{}", evalkit_reports::terminal::summary_table(&results));
     }
+    eprint!("{}", evalkit_reports::terminal::gate_report(&results));
+    outputs::publish_step_summary(&results).map_err(Failure::Incomplete)?;
     eprintln!("finished in {} · report: {}", runner_duration(elapsed), run.report().display());
 
     match end {
+        RunEnd::Completed if !results.gates_passed() => Ok(exit::GATE_FAILED),
         RunEnd::Completed => Ok(exit::SUCCESS),
         RunEnd::BudgetExceeded { failed, total, last_error } => Err(Failure::Incomplete(anyhow!(
             "run aborted: {failed} of {total} tasks failed, more than the error budget of {:.0}%\n  last error: {last_error}\n  finished work is saved; fix the cause, then `evalkit run --resume {}`",

@@ -67,6 +67,7 @@ pub fn check(source: SourceFile, file: SuiteFile) -> Result<Suite, Diagnostics> 
     let variants = check_variants(c, &file);
     let metrics = check_metrics(c, &file, &variants);
     check_run(c, &file);
+    check_gates(c, &file);
 
     if variants.is_empty() && !c.found.iter().any(|d| d.message.contains("variants")) {
         c.error(
@@ -427,4 +428,74 @@ fn resolve_metric_paths(config: &MetricConfig, base: &Path) -> MetricConfig {
         }
     }
     config
+}
+
+/// `[suite] baseline` and `[[gates]]`: names that exist, and one kind of
+/// gate per entry with sensible numbers.
+fn check_gates(c: &mut Checker<'_>, file: &SuiteFile) {
+    let variants: Vec<&str> = file.variants.iter().map(|v| v.name.as_str()).collect();
+    let metrics: Vec<&str> = file.metrics.iter().map(|m| m.name()).collect();
+    let name_check = |c: &mut Checker<'_>, path: Vec<Key>, what: &str, name: &str, known: &[&str]| {
+        if !known.contains(&name) {
+            let hint =
+                did_you_mean(name, known).or_else(|| Some(format!("the suite's {what}s are: {}", known.join(", "))));
+            c.error(
+                &path,
+                format!("`{}` names {what} `{name}`, which the suite does not define", display_path(&path)),
+                hint,
+            );
+        }
+    };
+    if let Some(baseline) = &file.suite.baseline {
+        name_check(c, key_path!["suite", "baseline"], "variant", baseline, &variants);
+    }
+    for (i, gate) in file.gates.iter().enumerate() {
+        let at = |key: &str| key_path!["gates", i, key];
+        name_check(c, at("metric"), "metric", &gate.metric, &metrics);
+        for (key, value) in [("variant", &gate.variant), ("baseline_variant", &gate.baseline_variant)] {
+            if let Some(name) = value {
+                name_check(c, at(key), "variant", name, &variants);
+            }
+        }
+        let threshold = gate.min.is_some() || gate.max.is_some();
+        match (threshold, gate.baseline.is_some(), gate.baseline_variant.is_some()) {
+            (false, false, false) => c.error(
+                &key_path!["gates", i],
+                "a gate needs a threshold (`min`, `max`) or a baseline (`baseline`, `baseline_variant`)".into(),
+                Some("e.g. `min = 0.8`, or `baseline = \"baseline.json\"` with `margin = 0.02`".into()),
+            ),
+            (true, true, _) | (true, _, true) => c.error(
+                &key_path!["gates", i],
+                "a gate is either a threshold (`min`/`max`) or a regression check (`baseline`/`baseline_variant`), not both".into(),
+                Some("split it into two `[[gates]]` entries".into()),
+            ),
+            (_, true, true) => c.error(
+                &at("baseline_variant"),
+                "set `baseline` (a baseline file) or `baseline_variant` (a variant of this run), not both".into(),
+                None,
+            ),
+            _ => {}
+        }
+        if let (Some(min), Some(max)) = (gate.min, gate.max) {
+            if min > max {
+                c.error(&at("min"), format!("`min` ({min}) is above `max` ({max}): no value can pass"), None);
+            }
+        }
+        if gate.margin.is_some_and(|m| !(m >= 0.0 && m.is_finite())) {
+            c.error(&at("margin"), "`margin` is a tolerated worsening: a number of at least 0".into(), None);
+        }
+        if gate.confidence.is_some_and(|l| !(l > 0.0 && l < 1.0)) {
+            c.error(&at("confidence"), "`confidence` is a fraction between 0 and 1, e.g. 0.95".into(), None);
+        }
+        if gate.is_regression() && gate.stat != evalkit_reports::gates::GateStat::Mean {
+            c.error(&at("stat"), "regression gates compare per-sample scores; `stat` is for thresholds".into(), None);
+        }
+        if !gate.is_regression() && (gate.margin.is_some() || gate.confidence.is_some()) {
+            c.error(
+                &key_path!["gates", i],
+                "`margin` and `confidence` apply to regression gates only".into(),
+                Some("add `baseline = \"...\"` or `baseline_variant = \"...\"`".into()),
+            );
+        }
+    }
 }

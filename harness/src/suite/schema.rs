@@ -37,6 +37,10 @@ pub struct SuiteFile {
     /// `[run]`: repeats, concurrency, retries, timeouts, error budget.
     #[serde(default)]
     pub run: RunSpec,
+    /// `[[gates]]`: conditions the run must meet; a failed gate makes
+    /// `evalkit run` and `evalkit gate` exit with code 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<evalkit_reports::gates::GateSpec>,
 }
 
 /// `[suite]`
@@ -55,6 +59,10 @@ pub struct SuiteSection {
     /// dataset that is not only a few-shot pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
+    /// The variant every other variant is compared with in reports. Default:
+    /// the first `[[variants]]` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 /// `[datasets.<name>]`

@@ -1,7 +1,7 @@
 //! The counting and averaging rules of [`super::analyze`].
 
 use super::*;
-use crate::results::Direction;
+use crate::results::{CiMethod, Direction, Scale};
 use crate::test_support::{binary, failure, metric, response, results, variant};
 
 fn close(a: Option<f64>, b: f64) -> bool {
@@ -264,4 +264,113 @@ fn arbitrary_journals_keep_the_invariants() {
         assert!(!crate::summary_table(&r).is_empty());
         assert!(crate::render_html(&r, &records).is_ok());
     }
+}
+
+/// Pairs of (baseline, candidate) scores of one binary metric `em`.
+fn paired_binary(pairs: &[(f64, f64)]) -> RunResults {
+    let mut records = Vec::new();
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        records.push(response("a", &format!("s{i:03}"), 0, &[("em", Some(*a))]));
+        records.push(response("b", &format!("s{i:03}"), 0, &[("em", Some(*b))]));
+    }
+    let n = pairs.len() as u64;
+    results(vec![variant("a", n), variant("b", n)], vec![binary("em")], &records)
+}
+
+#[test]
+fn identical_variants_show_no_difference() {
+    let pairs: Vec<(f64, f64)> = (0..50).map(|i| (f64::from(i % 3 == 0), f64::from(i % 3 == 0))).collect();
+    let r = paired_binary(&pairs);
+    let c = r.comparison("b", "em").unwrap();
+    assert_eq!((c.pairs, c.difference, c.p_value), (50, Some(0.0), Some(1.0)));
+    assert_eq!(c.verdict, crate::results::Verdict::NoSignificantChange);
+    assert_eq!(c.test, crate::results::TestKind::McnemarExact);
+}
+
+#[test]
+fn a_known_difference_is_found_and_named() {
+    // b fixes 12 of a's failures and breaks 1: McNemar exact p = 2 · P(X ≤ 1 | 13, ½).
+    let mut pairs = vec![(0.0, 1.0); 12];
+    pairs.push((1.0, 0.0));
+    pairs.extend(vec![(1.0, 1.0); 30]);
+    let r = paired_binary(&pairs);
+    let c = r.comparison("b", "em").unwrap();
+    let discordant = c.discordant.unwrap();
+    assert_eq!((discordant.baseline_only, discordant.candidate_only), (1, 12));
+    let exact = 2.0 * 14.0 / 8192.0;
+    assert!((c.p_value.unwrap() - exact).abs() < 1e-12, "{c:?}");
+    assert!((c.difference.unwrap() - 11.0 / 43.0).abs() < 1e-12);
+    assert_eq!(c.verdict, crate::results::Verdict::Improved);
+    assert!(c.minimum_detectable_difference.unwrap() > 0.0);
+}
+
+#[test]
+fn holm_adjusts_over_every_comparison() {
+    let mut records = Vec::new();
+    for i in 0..20 {
+        let s = format!("s{i}");
+        let x = f64::from(i) / 10.0;
+        records.push(response("a", &s, 0, &[("x", Some(x)), ("y", Some(x))]));
+        records.push(response("b", &s, 0, &[("x", Some(x + 0.3 + f64::from(i % 2) * 0.1)), ("y", Some(x))]));
+    }
+    let m = |name: &str| metric(name, Scale::Continuous, Direction::HigherIsBetter, None);
+    let r = results(vec![variant("a", 20), variant("b", 20)], vec![m("x"), m("y")], &records);
+    let x = r.comparison("b", "x").unwrap();
+    assert_eq!(x.test, crate::results::TestKind::SignFlipMonteCarlo);
+    assert!(x.p_adjusted.unwrap() >= x.p_value.unwrap());
+    assert_eq!(x.verdict, crate::results::Verdict::Improved);
+    assert_eq!(r.comparison("b", "y").unwrap().verdict, crate::results::Verdict::NoSignificantChange);
+}
+
+#[test]
+fn clusters_make_the_interval_cluster_robust() {
+    let mut records = Vec::new();
+    for i in 0..12 {
+        let mut record = response("a", &format!("s{i}"), 0, &[("em", Some(f64::from(i % 4 < 2)))]);
+        record.cluster = Some(format!("doc{}", i / 4));
+        records.push(record);
+    }
+    let r = results(vec![variant("a", 12)], vec![binary("em")], &records);
+    let agg = r.aggregate("a", "em").unwrap();
+    assert_eq!(agg.clusters, Some(3));
+    assert_eq!(agg.ci.unwrap().method, CiMethod::ClusteredT);
+}
+
+#[test]
+fn repeats_give_flakiness_and_pass_at_k() {
+    // s1 passes 1 of 2, s2 2 of 2, s3 0 of 2.
+    let records = [
+        response("a", "s1", 0, &[("em", Some(1.0))]),
+        response("a", "s1", 1, &[("em", Some(0.0))]),
+        response("a", "s2", 0, &[("em", Some(1.0))]),
+        response("a", "s2", 1, &[("em", Some(1.0))]),
+        response("a", "s3", 0, &[("em", Some(0.0))]),
+        response("a", "s3", 1, &[("em", Some(0.0))]),
+    ];
+    let mut input_run = crate::test_support::run_info();
+    input_run.repeats = 2;
+    let r = analyze(AnalysisInput {
+        run: input_run,
+        suite: serde_json::json!({}),
+        variants: vec![variant("a", 6)],
+        metrics: vec![binary("em")],
+        records: &records,
+        baseline: None,
+    });
+    let repeats = r.aggregate("a", "em").unwrap().repeats.clone().unwrap();
+    assert_eq!((repeats.samples, repeats.flaky_samples), (3, 1));
+    // pass@1 = mean(1/2, 1, 0); pass@2 = mean(1, 1, 0); pass^2 = mean(0, 1, 0).
+    assert!(close(Some(repeats.pass_at_k[0].value), 0.5));
+    assert!(close(Some(repeats.pass_at_k[1].value), 2.0 / 3.0));
+    assert!(close(Some(repeats.pass_hat_k[1].value), 1.0 / 3.0));
+}
+
+#[test]
+fn invalid_scores_are_counted_by_cause() {
+    let records =
+        [response("a", "s1", 0, &[("em", None)]), response("a", "s2", 0, &[("em", None)]), response("a", "s3", 0, &[])];
+    let r = results(vec![variant("a", 3)], vec![binary("em")], &records);
+    let causes = &r.aggregate("a", "em").unwrap().invalid_causes;
+    assert_eq!(causes.get("no answer found"), Some(&2));
+    assert_eq!(causes.get("not scored"), Some(&1));
 }

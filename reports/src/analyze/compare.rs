@@ -1,0 +1,225 @@
+//! Paired comparisons: each other variant against the baseline variant, on
+//! every metric, over the samples both scored.
+//!
+//! Pairing removes the sample-to-sample variation that dwarfs most real
+//! differences between two prompts or models (an easy question is easy for
+//! both). Pass/fail metrics with one score per sample use McNemar's test on
+//! the discordant pairs; everything else a sign-flip permutation test on the
+//! per-sample differences. Holm's correction runs over every comparison of
+//! the report, so a suite with many metrics does not find "wins" by chance.
+
+use std::collections::BTreeMap;
+
+use super::samples::SampleScores;
+use super::CI_LEVEL;
+use crate::record::Record;
+use crate::results::RunResults;
+use crate::results::{
+    CiMethod, Comparison, ConfidenceInterval, Direction, Discordant, MetricInfo, Scale, TestKind, Verdict,
+};
+use crate::stats;
+
+/// Significance level of the verdicts (`1 − CI_LEVEL`).
+pub const ALPHA: f64 = 1.0 - CI_LEVEL;
+/// Power at which the minimum detectable difference is stated.
+pub const POWER: f64 = 0.8;
+/// Random sign patterns drawn when there are too many pairs to enumerate.
+pub const SIGN_FLIP_RESAMPLES: usize = 20_000;
+
+/// The paired data of one (baseline, candidate, metric).
+pub struct Pairs {
+    /// Baseline per-sample means, in sample order.
+    pub baseline: Vec<f64>,
+    /// Candidate per-sample means, same samples.
+    pub candidate: Vec<f64>,
+    /// Whether both sides are one 0/1 score per sample.
+    pub pass_fail: bool,
+}
+
+impl Pairs {
+    /// Pair two variants' per-sample scores by sample id.
+    fn new(metric: &MetricInfo, baseline: &SampleScores<'_>, candidate: &SampleScores<'_>) -> Pairs {
+        Pairs::from_means(metric, &baseline.means(), &candidate.means(), |s| {
+            baseline.is_single_pass_fail() && candidate.is_single_pass_fail() && s
+        })
+    }
+
+    /// Pair per-sample means by id; `pass_fail` decides, given whether every
+    /// paired value is 0 or 1, whether McNemar's test applies.
+    pub fn from_means<K: Ord>(
+        metric: &MetricInfo,
+        baseline: &BTreeMap<K, f64>,
+        candidate: &BTreeMap<K, f64>,
+        pass_fail: impl FnOnce(bool) -> bool,
+    ) -> Pairs {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (id, base) in baseline {
+            if let Some(cand) = candidate.get(id) {
+                a.push(*base);
+                b.push(*cand);
+            }
+        }
+        let zero_one = a.iter().chain(&b).all(|v| *v == 0.0 || *v == 1.0);
+        Pairs { pass_fail: metric.scale == Scale::Binary && pass_fail(zero_one), baseline: a, candidate: b }
+    }
+
+    /// Candidate − baseline, per pair.
+    pub fn differences(&self) -> Vec<f64> {
+        self.candidate.iter().zip(&self.baseline).map(|(c, b)| c - b).collect()
+    }
+}
+
+/// Every comparison of `candidates` with `baseline`, p-values Holm-adjusted
+/// together and verdicts given.
+pub(crate) fn comparisons(
+    metrics: &[MetricInfo],
+    baseline: &str,
+    candidates: &[&str],
+    tasks_by_variant: &BTreeMap<&str, Vec<&Record>>,
+    seed: u64,
+) -> Vec<Comparison> {
+    let tasks_of = |name: &str| tasks_by_variant.get(name).map_or(&[][..], Vec::as_slice);
+    let baseline_tasks = tasks_of(baseline);
+    let mut out = Vec::new();
+    for candidate in candidates {
+        let candidate_tasks = tasks_of(candidate);
+        for metric in metrics {
+            let a = SampleScores::collect(baseline_tasks, &metric.name);
+            let b = SampleScores::collect(candidate_tasks, &metric.name);
+            out.push(compare(metric, baseline, candidate, &Pairs::new(metric, &a, &b), seed));
+        }
+    }
+    let adjusted = stats::holm(&out.iter().map(|c| c.p_value.unwrap_or(f64::NAN)).collect::<Vec<_>>());
+    for (comparison, p) in out.iter_mut().zip(adjusted) {
+        comparison.p_adjusted = p.is_finite().then_some(p);
+        let direction = metrics.iter().find(|m| m.name == comparison.metric).map(|m| m.direction);
+        comparison.verdict = verdict(comparison, direction.unwrap_or(Direction::HigherIsBetter));
+    }
+    out
+}
+
+/// One comparison, before Holm's correction (`p_adjusted` unset, verdict
+/// `NotEnoughData` until [`comparisons`] fills them).
+pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pairs, seed: u64) -> Comparison {
+    let differences = pairs.differences();
+    let n = differences.len();
+    let (test, p_value, discordant) = if n == 0 {
+        (TestKind::None, None, None)
+    } else if pairs.pass_fail {
+        let baseline_only = differences.iter().filter(|d| **d < 0.0).count() as u64;
+        let candidate_only = differences.iter().filter(|d| **d > 0.0).count() as u64;
+        let test = stats::mcnemar(baseline_only, candidate_only);
+        let kind = if test.exact { TestKind::McnemarExact } else { TestKind::McnemarChiSquare };
+        (kind, Some(test.p_value), Some(Discordant { baseline_only, candidate_only }))
+    } else {
+        let kind =
+            if n <= stats::EXACT_SIGN_FLIP_MAX_N { TestKind::SignFlipExact } else { TestKind::SignFlipMonteCarlo };
+        (kind, stats::sign_flip_test(&differences, SIGN_FLIP_RESAMPLES, seed), None)
+    };
+    let ci = stats::t_interval(&differences, CI_LEVEL).map(|b| ConfidenceInterval {
+        level: CI_LEVEL,
+        low: b.low,
+        high: b.high,
+        method: CiMethod::T,
+    });
+    let mde =
+        stats::std_dev(&differences).and_then(|sd| stats::minimum_detectable_difference(sd, n as u64, ALPHA, POWER));
+    Comparison {
+        metric: metric.name.clone(),
+        baseline: baseline.to_owned(),
+        candidate: candidate.to_owned(),
+        pairs: n as u64,
+        baseline_mean: stats::mean(&pairs.baseline),
+        candidate_mean: stats::mean(&pairs.candidate),
+        difference: stats::mean(&differences),
+        ci,
+        test,
+        p_value,
+        p_adjusted: None,
+        effect_size: stats::cohens_dz(&differences),
+        discordant,
+        minimum_detectable_difference: mde,
+        verdict: Verdict::NotEnoughData,
+    }
+}
+
+/// Improved or regressed when the Holm-adjusted p-value is below [`ALPHA`],
+/// read through the metric's direction; fewer than two pairs say nothing.
+fn verdict(comparison: &Comparison, direction: Direction) -> Verdict {
+    let (Some(p), Some(difference)) = (comparison.p_adjusted, comparison.difference) else {
+        return Verdict::NotEnoughData;
+    };
+    if comparison.pairs < 2 {
+        return Verdict::NotEnoughData;
+    }
+    if p >= ALPHA || difference == 0.0 {
+        return Verdict::NoSignificantChange;
+    }
+    let better = match direction {
+        Direction::HigherIsBetter => difference > 0.0,
+        Direction::LowerIsBetter => difference < 0.0,
+    };
+    if better {
+        Verdict::Improved
+    } else {
+        Verdict::Regressed
+    }
+}
+
+/// Two runs of a suite compared: run B (say a branch) against run A (main).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunComparison {
+    /// Run A's id.
+    pub baseline_run: String,
+    /// Run B's id.
+    pub candidate_run: String,
+    /// One per (variant present in both runs, metric present in both), with
+    /// `baseline`/`candidate` naming the variant as `A:<name>` and `B:<name>`.
+    pub comparisons: Vec<Comparison>,
+    /// Sample ids only run B has.
+    pub added_samples: Vec<String>,
+    /// Sample ids only run A has.
+    pub removed_samples: Vec<String>,
+}
+
+/// Compare run B with run A, pairing samples by their stable id. Variants
+/// pair by name; two single-variant runs pair whatever their names.
+pub fn compare_runs(a: (&RunResults, &[Record]), b: (&RunResults, &[Record]), seed: u64) -> RunComparison {
+    let (results_a, records_a) = a;
+    let (results_b, records_b) = b;
+    let mut pairs: Vec<(&str, &str)> = results_a
+        .variants
+        .iter()
+        .filter(|v| results_b.variants.iter().any(|w| w.name == v.name))
+        .map(|v| (v.name.as_str(), v.name.as_str()))
+        .collect();
+    if pairs.is_empty() && results_a.variants.len() == 1 && results_b.variants.len() == 1 {
+        pairs.push((&results_a.variants[0].name, &results_b.variants[0].name));
+    }
+    let mut comparisons = Vec::new();
+    for (variant_a, variant_b) in pairs {
+        for metric in results_b.metrics.iter().filter(|m| results_a.metric(&m.name).is_some()) {
+            let before = super::sample_means(records_a, variant_a, &metric.name);
+            let after = super::sample_means(records_b, variant_b, &metric.name);
+            let paired = Pairs::from_means(metric, &before, &after, |zero_one| zero_one);
+            let label_a = format!("A:{variant_a}");
+            let label_b = format!("B:{variant_b}");
+            comparisons.push(compare(metric, &label_a, &label_b, &paired, seed));
+        }
+    }
+    let adjusted = stats::holm(&comparisons.iter().map(|c| c.p_value.unwrap_or(f64::NAN)).collect::<Vec<_>>());
+    for (comparison, p) in comparisons.iter_mut().zip(adjusted) {
+        comparison.p_adjusted = p.is_finite().then_some(p);
+        let direction = results_b.metric(&comparison.metric).map(|m| m.direction);
+        comparison.verdict = verdict(comparison, direction.unwrap_or(Direction::HigherIsBetter));
+    }
+    let ids = |records: &[Record]| records.iter().map(|r| r.sample.clone()).collect::<std::collections::BTreeSet<_>>();
+    let (ids_a, ids_b) = (ids(records_a), ids(records_b));
+    RunComparison {
+        baseline_run: results_a.run.id.clone(),
+        candidate_run: results_b.run.id.clone(),
+        comparisons,
+        added_samples: ids_b.difference(&ids_a).cloned().collect(),
+        removed_samples: ids_a.difference(&ids_b).cloned().collect(),
+    }
+}

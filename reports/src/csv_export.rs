@@ -1,0 +1,221 @@
+//! CSV exports for spreadsheets and dataframes: the aggregates of
+//! `results.json`, one row per (variant, metric), and the journal, one row per
+//! task with its output and scores.
+//!
+//! Numbers are written with full precision (Rust's shortest round-trip
+//! `{}` form) so that a reader gets back exactly what `results.json` holds;
+//! an absent value is an empty cell.
+
+use std::collections::HashMap;
+
+use crate::record::{Outcome, Record};
+use crate::results::{CiMethod, RunResults};
+
+/// The aggregates, one row per (variant, metric) in `results.aggregates` order:
+/// `variant,metric,n_samples,valid,invalid,errors,missing,total,mean,std_dev,
+/// std_error,ci_low,ci_high,ci_method,median`.
+pub fn results_csv(results: &RunResults) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "variant",
+        "metric",
+        "n_samples",
+        "valid",
+        "invalid",
+        "errors",
+        "missing",
+        "total",
+        "mean",
+        "std_dev",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "median",
+    ];
+    write(&mut out, header.iter().map(|h| (*h).to_owned()).collect());
+    for a in &results.aggregates {
+        write(
+            &mut out,
+            vec![
+                a.variant.clone(),
+                a.metric.clone(),
+                a.n_samples.to_string(),
+                a.valid.to_string(),
+                a.invalid.to_string(),
+                a.errors.to_string(),
+                a.missing.to_string(),
+                a.total.to_string(),
+                number(a.mean),
+                number(a.std_dev),
+                number(a.std_error),
+                number(a.ci.map(|ci| ci.low)),
+                number(a.ci.map(|ci| ci.high)),
+                a.ci.map_or_else(String::new, |ci| ci_method(ci.method).to_owned()),
+                number(a.median),
+            ],
+        );
+    }
+    finish(out)
+}
+
+/// The tasks, one row per (variant, sample, repeat):
+/// `variant,sample,repeat,status,output,error`, then one column per metric in
+/// `results.metrics` order (empty where the score is null or absent).
+///
+/// `status` is `response` or `error`; `output` is the response text and
+/// `error` the failure as `kind: message`. When a task was recorded more than
+/// once (a resumed run), only its latest record is kept; rows follow the
+/// journal order of the records kept.
+pub fn samples_csv(results: &RunResults, records: &[Record]) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> =
+        ["variant", "sample", "repeat", "status", "output", "error"].iter().map(|h| (*h).to_owned()).collect();
+    header.extend(results.metrics.iter().map(|m| m.name.clone()));
+    write(&mut out, header);
+    for record in latest_records(records) {
+        let (status, output, error) = match &record.outcome {
+            Outcome::Response(response) => ("response", response.text.clone(), String::new()),
+            Outcome::Error(error) => ("error", String::new(), format!("{}: {}", error.kind, error.message)),
+        };
+        let mut row = vec![
+            record.variant.clone(),
+            record.sample.clone(),
+            record.repeat.to_string(),
+            status.to_owned(),
+            output,
+            error,
+        ];
+        row.extend(results.metrics.iter().map(|m| number(record.scores.get(&m.name).and_then(|s| s.value))));
+        write(&mut out, row);
+    }
+    finish(out)
+}
+
+/// The last record of each (variant, sample, repeat), in journal order: a
+/// resumed run may record a task again, and the later record wins.
+pub(crate) fn latest_records(records: &[Record]) -> impl Iterator<Item = &Record> {
+    let mut last: HashMap<(&str, &str, u32), usize> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        last.insert((r.variant.as_str(), r.sample.as_str(), r.repeat), i);
+    }
+    records
+        .iter()
+        .enumerate()
+        .filter(move |(i, r)| last.get(&(r.variant.as_str(), r.sample.as_str(), r.repeat)) == Some(i))
+        .map(|(_, r)| r)
+}
+
+/// Full precision, empty for none.
+fn number(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| v.to_string())
+}
+
+/// The names `results.json` uses.
+fn ci_method(method: CiMethod) -> &'static str {
+    match method {
+        CiMethod::Wilson => "wilson",
+        CiMethod::T => "t",
+        CiMethod::ClusteredT => "clustered_t",
+        CiMethod::Bootstrap => "bootstrap",
+    }
+}
+
+fn write(out: &mut csv::Writer<Vec<u8>>, row: Vec<String>) {
+    // Writing to a `Vec` cannot fail, and every row has the header's length.
+    out.write_record(&row).expect("CSV row written to memory");
+}
+
+fn finish(out: csv::Writer<Vec<u8>>) -> String {
+    let bytes = out.into_inner().expect("CSV flushed to memory");
+    // Every field was a `String`, so the bytes are UTF-8.
+    String::from_utf8(bytes).expect("CSV is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Outcome;
+    use crate::results::{Direction, Scale};
+    use crate::test_support::{binary, failure, metric, response, results, variant};
+
+    fn read(text: &str) -> Vec<Vec<String>> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect()
+    }
+
+    fn with_text(mut record: Record, text: &str) -> Record {
+        if let Outcome::Response(response) = &mut record.outcome {
+            response.text = text.to_owned();
+        }
+        record
+    }
+
+    fn metrics() -> Vec<crate::results::MetricInfo> {
+        vec![binary("em"), metric("score", Scale::Continuous, Direction::HigherIsBetter, None)]
+    }
+
+    #[test]
+    fn aggregates_read_back() {
+        let records = [
+            response("a", "s1", 0, &[("em", Some(1.0)), ("score", Some(0.1))]),
+            response("a", "s2", 0, &[("em", Some(0.0)), ("score", Some(0.2))]),
+            response("a", "s3", 0, &[("em", Some(1.0)), ("score", None)]),
+            failure("a", "s4", 0),
+        ];
+        let r = results(vec![variant("a", 4)], metrics(), &records);
+        let rows = read(&results_csv(&r));
+        assert_eq!(
+            rows[0].join(","),
+            "variant,metric,n_samples,valid,invalid,errors,missing,total,mean,std_dev,std_error,ci_low,ci_high,ci_method,median"
+        );
+        assert_eq!(rows.len(), 3);
+        let em = r.aggregate("a", "em").unwrap();
+        assert_eq!(rows[1][..8], ["a", "em", "3", "3", "0", "1", "0", "4"]);
+        assert_eq!(rows[1][8].parse::<f64>().unwrap(), em.mean.unwrap());
+        assert_eq!(rows[1][11].parse::<f64>().unwrap(), em.ci.unwrap().low);
+        assert_eq!(rows[1][13], "wilson");
+        let score = r.aggregate("a", "score").unwrap();
+        assert_eq!(rows[2][8].parse::<f64>().unwrap(), score.mean.unwrap());
+        assert_eq!(rows[2][8], "0.15000000000000002");
+        assert_eq!(rows[2][4], "1");
+
+        // One valid sample: no spread, no interval.
+        let r = results(vec![variant("b", 1)], metrics(), &[response("b", "s1", 0, &[("em", Some(1.0))])]);
+        let rows = read(&results_csv(&r));
+        assert_eq!(rows[1][8..], ["1", "", "", "", "", "", "1"]);
+        assert_eq!(rows[2][8..], ["", "", "", "", "", "", ""]);
+    }
+
+    #[test]
+    fn samples_read_back_with_awkward_outputs() {
+        let awkward = "He said \"yes, no\"\nthen, \r\nleft";
+        let records = [
+            with_text(response("a", "s1", 0, &[("em", Some(1.0)), ("score", Some(0.5))]), awkward),
+            failure("a", "s2", 0),
+            response("a,b", "s1", 0, &[("em", None)]),
+        ];
+        let r = results(vec![variant("a", 2), variant("a,b", 1)], metrics(), &records);
+        let rows = read(&samples_csv(&r, &records));
+        assert_eq!(rows[0], ["variant", "sample", "repeat", "status", "output", "error", "em", "score"]);
+        assert_eq!(rows[1], ["a", "s1", "0", "response", awkward, "", "1", "0.5"]);
+        assert_eq!(rows[2], ["a", "s2", "0", "error", "", "timeout: timed out after 30s", "", ""]);
+        assert_eq!(rows[3], ["a,b", "s1", "0", "response", "answer to s1", "", "", ""]);
+        assert_eq!(rows.len(), 4);
+    }
+
+    #[test]
+    fn the_latest_record_of_a_task_wins() {
+        let records = [
+            failure("a", "s1", 0),
+            response("a", "s2", 0, &[("em", Some(0.0))]),
+            response("a", "s1", 1, &[("em", Some(0.0))]),
+            response("a", "s1", 0, &[("em", Some(1.0))]),
+        ];
+        let r = results(vec![variant("a", 4)], metrics(), &records);
+        let rows = read(&samples_csv(&r, &records));
+        let keys: Vec<String> = rows[1..].iter().map(|r| format!("{}#{}:{}", r[1], r[2], r[3])).collect();
+        assert_eq!(keys, ["s2#0:response", "s1#1:response", "s1#0:response"]);
+        assert_eq!(rows[3][6], "1");
+    }
+}
