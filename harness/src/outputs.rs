@@ -72,7 +72,10 @@ pub fn write(
     write_file(&run.report(), html.as_bytes())?;
     let summary = evalkit_reports::summary_markdown(&results);
     write_file(&run.output("summary.md"), summary.as_bytes())?;
-    write_file(&run.output("junit.xml"), evalkit_reports::junit_xml(&results, Some(records)).as_bytes())?;
+    write_file(
+        &run.output("junit.xml"),
+        evalkit_reports::junit_xml(&results, suite.file.report.junit_samples.then_some(records)).as_bytes(),
+    )?;
     write_file(&run.output("results.csv"), evalkit_reports::results_csv(&results).as_bytes())?;
     write_file(&run.output("samples.csv"), evalkit_reports::samples_csv(&results, records).as_bytes())?;
     Ok(results)

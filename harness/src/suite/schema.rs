@@ -41,6 +41,24 @@ pub struct SuiteFile {
     /// `evalkit run` and `evalkit gate` exit with code 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<evalkit_reports::gates::GateSpec>,
+    /// `[report]`: what the output files include.
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+/// `[report]`
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSpec {
+    /// Whether `junit.xml` has a test case per task besides one per gate.
+    /// Default `true`; large suites may want gates only.
+    pub junit_samples: bool,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        ReportSpec { junit_samples: true }
+    }
 }
 
 /// `[suite]`

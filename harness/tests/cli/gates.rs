@@ -168,6 +168,16 @@ fn identical_prompts_pass_every_gate() {
     let comparison = results["comparisons"].as_array().unwrap().iter().find(|c| c["metric"] == "exact_match").unwrap();
     assert_eq!(comparison["verdict"], "no_significant_change");
     assert_eq!(comparison["p_value"], 1.0);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("samples.v2"), "a test case per task by default: {junit}");
+
+    // `[report] junit_samples = false` leaves only the gates.
+    let gates_only = format!("[report]\njunit_samples = false\n\n{gates}");
+    let (output, dir) = run(&sandbox, "gates-only", false, &gates_only, &[]);
+    output.expect_code(0);
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(!junit.contains("samples.v2"), "{junit}");
+    assert_eq!(junit.matches("<testcase").count(), 3, "{junit}");
 }
 
 #[test]
