@@ -14,6 +14,7 @@ use evalkit_reports::record::Record;
 use evalkit_reports::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
 use evalkit_reports::{analyze, AnalysisInput};
 
+use crate::exit::Failure;
 use crate::rundir::{write_file, RunDir};
 use crate::suite::Suite;
 
@@ -97,24 +98,47 @@ pub fn publish_step_summary(results: &RunResults) -> Result<()> {
         .with_context(|| format!("cannot write `{}`", Path::new(&path).display()))
 }
 
+/// A run folder read back: its suite and the last record of each task.
+pub struct RunContents {
+    /// The folder.
+    pub run: RunDir,
+    /// The suite as it ran (the folder's copy).
+    pub suite: Suite,
+    /// The last record of each task.
+    pub records: Vec<Record>,
+    /// Samples in the evaluated dataset, from the manifest.
+    pub samples: usize,
+    /// Journal lines that could not be read: line number and why.
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// Read a run folder's suite copy and journal.
+pub fn read_run(path: &Path) -> Result<RunContents, Failure> {
+    let run = RunDir::open(path)?;
+    let suite = crate::suite::load(&run.suite_toml())?;
+    let journal =
+        crate::journal::read(&run.records()).with_context(|| format!("cannot read `{}`", run.records().display()))?;
+    let records = crate::commands::run::latest_per_task(journal.records);
+    let samples = run.manifest.datasets.get(&suite.dataset).map_or(0, |d| d.samples);
+    Ok(RunContents { run, suite, records, samples, skipped: journal.skipped })
+}
+
 /// A baseline file, or the baseline of a run folder (its records, re-analysed).
 pub fn load_baseline(path: &Path) -> Result<Baseline> {
     if path.is_dir() {
-        let run = RunDir::open(path)?;
-        let suite = crate::suite::load(&run.suite_toml()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let contents = crate::journal::read(&run.records())
-            .with_context(|| format!("cannot read `{}`", run.records().display()))?;
-        let records = crate::commands::run::latest_per_task(contents.records);
-        let samples = run.manifest.datasets.get(&suite.dataset).map_or(0, |d| d.samples);
+        let contents = read_run(path).map_err(|failure| match failure {
+            Failure::Incomplete(error) => error,
+            Failure::Invalid(diagnostics) => anyhow::anyhow!("{}", diagnostics.to_string().trim_end()),
+        })?;
         let input = AnalysisInput {
-            run: run_info(&run, &suite, true),
+            run: run_info(&contents.run, &contents.suite, true),
             suite: serde_json::Value::Null,
-            variants: variant_infos(&suite, samples),
-            metrics: metric_infos(&suite),
-            records: &records,
-            baseline: suite.file.suite.baseline.clone(),
+            variants: variant_infos(&contents.suite, contents.samples),
+            metrics: metric_infos(&contents.suite),
+            records: &contents.records,
+            baseline: contents.suite.file.suite.baseline.clone(),
         };
-        return Ok(Baseline::from_run(&analyze(input), &records));
+        return Ok(Baseline::from_run(&analyze(input), &contents.records));
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     Baseline::parse(&text).with_context(|| format!("`{}`", path.display()))

@@ -123,6 +123,23 @@ pub(crate) fn p_value(p: f64) -> String {
 }
 
 /// A ratio such as `2.1×`.
+/// Column names of the per-variant usage table, shared by the terminal and
+/// Markdown summaries so both show the same figures.
+pub(crate) const USAGE_HEADER: [&str; 6] = ["variant", "tokens in", "tokens out", "latency p50", "latency p90", "cost"];
+
+/// One variant's cells of the usage table, in [`USAGE_HEADER`] order.
+pub(crate) fn usage_cells(usage: &crate::results::VariantUsage) -> Vec<String> {
+    let seconds = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), self::seconds);
+    vec![
+        usage.variant.clone(),
+        count(usage.input_tokens),
+        count(usage.output_tokens),
+        seconds(usage.latency_p50_seconds),
+        seconds(usage.latency_p90_seconds),
+        usage.cost_usd.map_or_else(|| NONE.to_owned(), usd),
+    ]
+}
+
 /// A p-value as it reads in a sentence: `p=0.031`, `p<0.001`.
 pub(crate) fn p_equals(p: f64) -> String {
     let p = p_value(p);

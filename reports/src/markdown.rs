@@ -180,24 +180,11 @@ fn usage(out: &mut String, results: &RunResults) {
         return;
     }
     out.push_str("### Usage\n\n");
-    let mut table = Table::new(&[
-        ("variant", false),
-        ("tokens in", true),
-        ("tokens out", true),
-        ("latency p50", true),
-        ("latency p90", true),
-        ("cost", true),
-    ]);
-    let seconds = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), format::seconds);
+    // The variant column is text; the figures are right-aligned.
+    let columns: Vec<(&str, bool)> = format::USAGE_HEADER.iter().enumerate().map(|(i, name)| (*name, i > 0)).collect();
+    let mut table = Table::new(&columns);
     for u in &results.usage {
-        table.row(vec![
-            u.variant.clone(),
-            format::count(u.input_tokens),
-            format::count(u.output_tokens),
-            seconds(u.latency_p50_seconds),
-            seconds(u.latency_p90_seconds),
-            u.cost_usd.map_or_else(|| NONE.to_owned(), format::usd),
-        ]);
+        table.row(format::usage_cells(u));
     }
     table.render(out);
 }
@@ -205,8 +192,6 @@ fn usage(out: &mut String, results: &RunResults) {
 fn style_of(results: &RunResults, metric: &str) -> Style {
     results.metric(metric).map_or(Style::Plain(None), Style::of)
 }
-
-/// The same words as the HTML report.
 
 /// A GitHub table, cells escaped as they are added.
 struct Table {

@@ -27,18 +27,9 @@ pub fn summary_table(results: &RunResults) -> String {
         ]);
     }
 
-    let header = ["variant", "tokens in", "tokens out", "latency p50", "latency p90", "cost"];
-    let mut usage = Table::new(&header, 1);
-    let seconds = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), format::seconds);
+    let mut usage = Table::new(&format::USAGE_HEADER, 1);
     for u in &results.usage {
-        usage.row(vec![
-            u.variant.clone(),
-            format::count(u.input_tokens),
-            format::count(u.output_tokens),
-            seconds(u.latency_p50_seconds),
-            seconds(u.latency_p90_seconds),
-            u.cost_usd.map_or_else(|| NONE.to_owned(), format::usd),
-        ]);
+        usage.row(format::usage_cells(u));
     }
 
     let mut out = scores.render();
@@ -98,14 +89,11 @@ pub fn gate_report(results: &RunResults) -> String {
         }
     }
     let failed = results.gates.iter().filter(|g| g.status == GateStatus::Failed).count();
-    match failed {
-        0 => {
-            let _ = writeln!(out, "all {} gate(s) passed", results.gates.len());
-        }
-        _ => {
-            let _ = writeln!(out, "{failed} of {} gate(s) failed", results.gates.len());
-        }
-    }
+    let _ = if failed == 0 {
+        writeln!(out, "all {} gate(s) passed", results.gates.len())
+    } else {
+        writeln!(out, "{failed} of {} gate(s) failed", results.gates.len())
+    };
     out
 }
 

@@ -4,15 +4,13 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use evalkit_reports::record::Record;
 use evalkit_reports::RunResults;
 
 use crate::exit::Failure;
-use crate::journal;
 use crate::outputs::{self, BaselineSource};
 use crate::rundir::RunDir;
-use crate::suite::{self, Suite};
+use crate::suite::Suite;
 
 /// A run folder re-read and its outputs rewritten.
 pub struct Rebuilt {
@@ -37,17 +35,13 @@ pub fn report(run_path: &Path) -> Result<(), Failure> {
 
 /// Read a run folder's suite and journal, and rewrite its outputs.
 pub fn rebuild(run_path: &Path, baseline: BaselineSource<'_>) -> Result<Rebuilt, Failure> {
-    let run = RunDir::open(run_path)?;
-    let suite = suite::load(&run.suite_toml())?;
-    let contents =
-        journal::read(&run.records()).with_context(|| format!("cannot read `{}`", run.records().display()))?;
+    let contents = outputs::read_run(run_path)?;
     for (line, why) in &contents.skipped {
-        eprintln!("warning: {}:{line}: skipped an unreadable record ({why})", run.records().display());
+        eprintln!("warning: {}:{line}: skipped an unreadable record ({why})", contents.run.records().display());
     }
-    let samples = run.manifest.datasets.get(&suite.dataset).map_or(0, |d| d.samples);
-    let planned = samples * suite.variants.len() * suite.file.run.repeats as usize;
-    let records = crate::commands::run::latest_per_task(contents.records);
-    let complete = records.len() >= planned;
-    let results = outputs::write(&run, &suite, &records, samples, complete, baseline)?;
-    Ok(Rebuilt { run, suite, records, results })
+    let planned = contents.samples * contents.suite.variants.len() * contents.suite.file.run.repeats as usize;
+    let complete = contents.records.len() >= planned;
+    let results =
+        outputs::write(&contents.run, &contents.suite, &contents.records, contents.samples, complete, baseline)?;
+    Ok(Rebuilt { run: contents.run, suite: contents.suite, records: contents.records, results })
 }

@@ -79,14 +79,15 @@ pub(crate) fn comparisons(
     seed: u64,
 ) -> Vec<Comparison> {
     let tasks_of = |name: &str| tasks_by_variant.get(name).map_or(&[][..], Vec::as_slice);
-    let baseline_tasks = tasks_of(baseline);
+    // The baseline's scores serve every candidate: collect them once per metric.
+    let baseline_scores: Vec<SampleScores<'_>> =
+        metrics.iter().map(|m| SampleScores::collect(tasks_of(baseline), &m.name)).collect();
     let mut out = Vec::new();
     for candidate in candidates {
         let candidate_tasks = tasks_of(candidate);
-        for metric in metrics {
-            let a = SampleScores::collect(baseline_tasks, &metric.name);
+        for (metric, a) in metrics.iter().zip(&baseline_scores) {
             let b = SampleScores::collect(candidate_tasks, &metric.name);
-            out.push(compare(metric, baseline, candidate, &Pairs::new(metric, &a, &b), seed));
+            out.push(compare(metric, baseline, candidate, &Pairs::new(metric, a, &b), seed));
         }
     }
     let adjusted = stats::holm(&out.iter().map(|c| c.p_value.unwrap_or(f64::NAN)).collect::<Vec<_>>());

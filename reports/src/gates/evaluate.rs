@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Baseline, GateSpec};
+use super::{Baseline, GateSpec, GateStat};
 use crate::analyze::compare::{Pairs, POWER};
 use crate::analyze::sample_means;
 use crate::format::Style;
@@ -82,21 +82,20 @@ fn threshold(inputs: GateInputs<'_>, spec: &GateSpec, metric: &MetricInfo, varia
     let Some(aggregate) = inputs.results.aggregate(variant, &metric.name) else {
         return failed(spec, variant, &format!("no variant named `{variant}`"));
     };
-    let observed = match spec.stat.percentile() {
-        Some(p) => {
-            let mut values: Vec<f64> = sample_means(inputs.records, variant, &metric.name).into_values().collect();
-            values.sort_by(f64::total_cmp);
-            stats::percentile(&values, p)
-        }
-        None => match spec.stat {
-            super::GateStat::Mean => aggregate.mean,
-            super::GateStat::CiLow => aggregate.ci.map(|ci| ci.low),
-            super::GateStat::CiHigh => aggregate.ci.map(|ci| ci.high),
-            _ => aggregate.median,
-        },
+    let percentile = |p: f64| {
+        let mut values: Vec<f64> = sample_means(inputs.records, variant, &metric.name).into_values().collect();
+        values.sort_by(f64::total_cmp);
+        stats::percentile(&values, p)
+    };
+    let observed = match spec.stat {
+        GateStat::Mean => aggregate.mean,
+        GateStat::CiLow => aggregate.ci.map(|ci| ci.low),
+        GateStat::CiHigh => aggregate.ci.map(|ci| ci.high),
+        GateStat::Median => aggregate.median,
+        GateStat::P50 | GateStat::P90 | GateStat::P95 | GateStat::P99 => spec.stat.percentile().and_then(percentile),
     };
     let Some(observed) = observed else {
-        let why = if aggregate.n_samples < 2 && spec.stat != super::GateStat::Mean {
+        let why = if aggregate.n_samples < 2 && spec.stat != GateStat::Mean {
             format!("{what}: not computable from {} valid sample(s)", aggregate.n_samples)
         } else {
             format!("{what}: no valid scores")
@@ -179,12 +178,9 @@ fn regression(inputs: GateInputs<'_>, spec: &GateSpec, metric: &MetricInfo, vari
         return result;
     };
     let level = format!("{:.0}%", confidence * 100.0);
-    let change = |gain: f64| style.signed(gain * sign);
-    let interval = format!(
-        "[{}, {}]",
-        change(if sign > 0.0 { ci.low } else { ci.high }),
-        change(if sign > 0.0 { ci.high } else { ci.low })
-    );
+    // The interval is of gains; people read differences (candidate − baseline).
+    let (low, high) = if sign > 0.0 { (ci.low, ci.high) } else { (-ci.high, -ci.low) };
+    let interval = format!("[{}, {}]", style.signed(low), style.signed(high));
     let (verdict, status, message) = if ci.high < -margin {
         let message = format!(
             "{what}: regressed by {} ({level} CI {interval}, {n} pairs), beyond the tolerated {}",
@@ -207,6 +203,8 @@ fn regression(inputs: GateInputs<'_>, spec: &GateSpec, metric: &MetricInfo, vari
     let sd = stats::std_dev(&gains).unwrap_or(0.0);
     if let Some(mde) = stats::minimum_detectable_difference(sd, n as u64, 1.0 - confidence, POWER) {
         if mde > margin && verdict != Verdict::Regressed {
+            // A zero margin cannot be "detected"; half the detectable change is
+            // then a useful target to size the sample for.
             let needed = stats::required_samples(sd, margin.max(mde / 2.0), 1.0 - confidence, POWER);
             warnings.push(format!(
                 "too few samples to see a worsening of {}: {n} pairs detect only changes beyond about {} (80% power){}",
