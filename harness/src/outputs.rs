@@ -140,7 +140,9 @@ pub fn load_baseline(path: &Path) -> Result<Baseline> {
         };
         return Ok(Baseline::from_run(&analyze(input), &contents.records));
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read `{}` (write it from a good run with `evalkit baseline update <run dir>`)", path.display())
+    })?;
     Baseline::parse(&text).with_context(|| format!("`{}`", path.display()))
 }
 

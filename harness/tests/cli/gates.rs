@@ -189,6 +189,7 @@ fn baselines_gate_a_later_run_and_compare_pairs_runs() {
     let (output, main) = run(&sandbox, "main", false, gates, &[]);
     output.expect_code(1);
     assert!(output.all().contains("cannot use baseline"), "{}", output.all());
+    assert!(output.all().contains("evalkit baseline update <run dir>"), "says how to fix it: {}", output.all());
     let update = sandbox.evalkit(&["baseline", "update", main.to_str().unwrap()]);
     update.expect_code(0);
     let baseline = read_json(&sandbox.path().join("baselines/main.json"));
