@@ -94,6 +94,9 @@ pub struct ModelConfig {
     pub rope_theta_local: f64,
     /// Llama 3 style frequency scaling: (factor, low_freq_factor, high_freq_factor, original context).
     pub rope_llama3_scaling: Option<(f64, f64, f64, f64)>,
+    /// Linear RoPE scaling of the global-attention layers: positions are divided by this
+    /// (1 for none). Gemma 3 4B, 12B and 27B use 8; their sliding-window layers are unscaled.
+    pub rope_linear_factor: f64,
     /// Pairing of rotary dimensions.
     pub rope_style: RopeStyle,
     /// Attention window of sliding-window layers.
@@ -151,6 +154,15 @@ impl ModelConfig {
         let num_kv_heads = opt_u("attention.head_count_kv").map(|v| v as usize).unwrap_or(num_heads);
         let head_dim = opt_u("attention.key_length").map(|v| v as usize).unwrap_or(hidden_size / num_heads);
         let defaults = Defaults::of(architecture, head_dim, hidden_size, num_heads);
+        // As llama.cpp reads it: a factor (or the older `rope.scale_linear`), linear unless the
+        // type says otherwise. Other types (YaRN) are not implemented and are left unscaled.
+        let scaling_type = metadata.get(&key("rope.scaling.type")).and_then(|v| v.to_string().ok());
+        let rope_linear_factor = match scaling_type.map(String::as_str) {
+            None | Some("linear") => {
+                opt_f("rope.scaling.factor").or_else(|| opt_f("rope.scale_linear")).filter(|f| *f > 0.0).unwrap_or(1.0)
+            }
+            Some(_) => 1.0,
+        };
         Ok(ModelConfig {
             architecture,
             hidden_size,
@@ -160,10 +172,12 @@ impl ModelConfig {
             num_kv_heads,
             head_dim,
             rms_norm_eps: opt_f("attention.layer_norm_rms_epsilon").unwrap_or(1e-6),
-            rope_theta: opt_f("rope.freq_base").unwrap_or(defaults.rope_theta),
-            rope_theta_local: defaults.rope_theta_local,
+            // llama.cpp's default when the key is absent, whatever the architecture.
+            rope_theta: opt_f("rope.freq_base").unwrap_or(10_000.0),
+            rope_theta_local: opt_f("rope.freq_base_swa").unwrap_or(defaults.rope_theta_local),
             // GGUF carries Llama 3's scaled frequencies as the `rope_freqs.weight` tensor instead.
             rope_llama3_scaling: None,
+            rope_linear_factor,
             rope_style: match architecture {
                 Architecture::Llama => RopeStyle::Interleaved,
                 _ => RopeStyle::Halves,
@@ -197,17 +211,33 @@ impl ModelConfig {
         };
         let opt_u = |k: &str| config.get(k).and_then(Json::as_u64).map(|v| v as usize);
         let opt_f = |k: &str| config.get(k).and_then(Json::as_f64);
+        // transformers' Gemma3TextConfig defaults: the text configs nested in Gemma 3 4B, 12B and
+        // 27B checkpoints (Gemma3ForConditionalGeneration) leave out the values that match them.
+        let gemma = architecture == Architecture::Gemma3;
         let hidden_size = get_u("hidden_size")?;
-        let num_heads = get_u("num_attention_heads")?;
-        let head_dim = opt_u("head_dim").unwrap_or(hidden_size / num_heads);
+        let num_heads = if gemma { opt_u("num_attention_heads").unwrap_or(8) } else { get_u("num_attention_heads")? };
+        let head_dim = opt_u("head_dim").unwrap_or(if gemma { 256 } else { hidden_size / num_heads });
         let defaults = Defaults::of(architecture, head_dim, hidden_size, num_heads);
         let attention_scale = match (architecture, opt_f("query_pre_attn_scalar")) {
             (Architecture::Gemma3, Some(scalar)) => 1.0 / scalar.sqrt(),
             _ => defaults.attention_scale,
         };
-        let rope_llama3_scaling = config
-            .get("rope_scaling")
-            .filter(|s| s.get("rope_type").or(s.get("type")).and_then(Json::as_str) == Some("llama3"));
+        // transformers 5 writes `rope_parameters` (for Gemma 3 one per attention type) where
+        // earlier versions wrote `rope_theta`, `rope_local_base_freq` and `rope_scaling`.
+        let rope_parameters = config.get("rope_parameters").filter(|p| p.is_object());
+        let global_rope = rope_parameters.map(|p| p.get("full_attention").unwrap_or(p));
+        let local_rope = rope_parameters.and_then(|p| p.get("sliding_attention"));
+        let rope_f = |params: Option<&Json>, k: &str| params.and_then(|p| p.get(k)).and_then(Json::as_f64);
+        let rope_theta = opt_f("rope_theta").or(rope_f(global_rope, "rope_theta")).unwrap_or(defaults.rope_theta);
+        let rope_theta_local =
+            opt_f("rope_local_base_freq").or(rope_f(local_rope, "rope_theta")).unwrap_or(defaults.rope_theta_local);
+        let rope_scaling = config.get("rope_scaling").filter(|s| s.is_object()).or(global_rope);
+        let rope_type = rope_scaling.and_then(|s| s.get("rope_type").or(s.get("type"))).and_then(Json::as_str);
+        let rope_linear_factor = match rope_type {
+            Some("linear") => rope_scaling.and_then(|s| s.get("factor")).and_then(Json::as_f64).unwrap_or(1.0),
+            _ => 1.0,
+        };
+        let rope_llama3_scaling = rope_scaling.filter(|_| rope_type == Some("llama3"));
         let rope_llama3_scaling = rope_llama3_scaling.map(|s| {
             let f = |k: &str, d: f64| s.get(k).and_then(Json::as_f64).unwrap_or(d);
             (
@@ -226,7 +256,8 @@ impl ModelConfig {
                     None
                 }
             }
-            _ => opt_u("sliding_window"),
+            Architecture::Gemma3 => opt_u("sliding_window").or(Some(4096)),
+            Architecture::Llama => opt_u("sliding_window"),
         };
         Ok(ModelConfig {
             architecture,
@@ -234,16 +265,17 @@ impl ModelConfig {
             intermediate_size: get_u("intermediate_size")?,
             num_layers: get_u("num_hidden_layers")?,
             num_heads,
-            num_kv_heads: opt_u("num_key_value_heads").unwrap_or(num_heads),
+            num_kv_heads: opt_u("num_key_value_heads").unwrap_or(if gemma { 4 } else { num_heads }),
             head_dim,
             rms_norm_eps: opt_f("rms_norm_eps").unwrap_or(1e-6),
-            rope_theta: opt_f("rope_theta").unwrap_or(defaults.rope_theta),
-            rope_theta_local: opt_f("rope_local_base_freq").unwrap_or(defaults.rope_theta_local),
+            rope_theta,
+            rope_theta_local,
             rope_llama3_scaling,
+            rope_linear_factor,
             rope_style: RopeStyle::Halves,
             sliding_window,
             sliding_window_pattern: opt_u("sliding_window_pattern").or(defaults.sliding_window_pattern),
-            context_length: opt_u("max_position_embeddings").unwrap_or(4096),
+            context_length: opt_u("max_position_embeddings").unwrap_or(if gemma { 131_072 } else { 4096 }),
             activation: defaults.activation,
             qk_norm: defaults.qk_norm,
             post_norms: defaults.post_norms,
@@ -286,7 +318,9 @@ impl Defaults {
                 },
             },
             Architecture::Llama | Architecture::Qwen2 | Architecture::Qwen3 => Defaults {
-                rope_theta: if architecture == Architecture::Llama { 10_000.0 } else { 1_000_000.0 },
+                // transformers' LlamaConfig, Qwen2Config and Qwen3Config all default to 10 000
+                // (the released Qwen configs set 1 000 000).
+                rope_theta: 10_000.0,
                 rope_theta_local: 10_000.0,
                 sliding_window_pattern: None,
                 activation: Activation::Silu,
@@ -296,5 +330,143 @@ impl Defaults {
                 attention_scale: plain,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn llama_json(extra: Json) -> Json {
+        let mut config = serde_json::json!({
+            "model_type": "llama",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+        });
+        config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        config
+    }
+
+    #[test]
+    fn hf_rope_settings_in_either_format() {
+        // transformers 4: top-level rope_theta and rope_scaling.
+        let old = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "rope_theta": 500000.0,
+            "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                             "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+        })))
+        .unwrap();
+        // transformers 5: both inside rope_parameters.
+        let new = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0,
+                                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+        })))
+        .unwrap();
+        for c in [&old, &new] {
+            assert_eq!(c.rope_theta, 500000.0);
+            assert_eq!(c.rope_llama3_scaling, Some((32.0, 1.0, 4.0, 8192.0)));
+        }
+        let plain = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
+        })))
+        .unwrap();
+        assert_eq!((plain.rope_theta, plain.rope_llama3_scaling), (1_000_000.0, None));
+        // Neither: transformers' default.
+        let bare = ModelConfig::from_hf(&llama_json(serde_json::json!({"model_type": "qwen2"}))).unwrap();
+        assert_eq!(bare.rope_theta, 10_000.0);
+    }
+
+    #[test]
+    fn hf_gemma3_rope_parameters_per_attention_type() {
+        let config = serde_json::json!({
+            "model_type": "gemma3_text",
+            "hidden_size": 640,
+            "intermediate_size": 2048,
+            "num_hidden_layers": 18,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 1,
+            "head_dim": 256,
+            "rope_parameters": {
+                "full_attention": {"rope_type": "default", "rope_theta": 1000000.0},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+            },
+        });
+        let c = ModelConfig::from_hf(&config).unwrap();
+        assert_eq!((c.rope_theta, c.rope_theta_local), (1_000_000.0, 10_000.0));
+        assert_eq!(c.rope_linear_factor, 1.0);
+    }
+
+    #[test]
+    fn hf_linear_rope_scaling() {
+        // Gemma 3 4B's config (transformers 4 format).
+        let config = serde_json::json!({
+            "model_type": "gemma3_text",
+            "hidden_size": 2560,
+            "intermediate_size": 10240,
+            "num_hidden_layers": 34,
+            "num_attention_heads": 8,
+            "num_key_value_heads": 4,
+            "head_dim": 256,
+            "rope_theta": 1000000.0,
+            "rope_local_base_freq": 10000.0,
+            "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+        });
+        let c = ModelConfig::from_hf(&config).unwrap();
+        assert_eq!((c.rope_linear_factor, c.rope_llama3_scaling), (8.0, None));
+    }
+
+    #[test]
+    fn hf_gemma3_multimodal_config_with_sparse_text_config() {
+        // Gemma 3 4B's config.json: the text config holds only what differs from the defaults.
+        let config = serde_json::json!({
+            "architectures": ["Gemma3ForConditionalGeneration"],
+            "model_type": "gemma3",
+            "text_config": {
+                "hidden_size": 2560,
+                "intermediate_size": 10240,
+                "model_type": "gemma3_text",
+                "num_hidden_layers": 34,
+                "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                "sliding_window": 1024,
+            },
+            "vision_config": {"hidden_size": 1152, "model_type": "siglip_vision_model"},
+        });
+        let c = ModelConfig::from_hf(&config).unwrap();
+        assert_eq!(c.architecture, Architecture::Gemma3);
+        assert_eq!((c.hidden_size, c.intermediate_size, c.num_layers), (2560, 10240, 34));
+        assert_eq!((c.num_heads, c.num_kv_heads, c.head_dim), (8, 4, 256));
+        assert_eq!((c.rope_theta, c.rope_theta_local, c.rope_linear_factor), (1_000_000.0, 10_000.0, 8.0));
+        assert_eq!((c.sliding_window, c.sliding_window_pattern, c.context_length), (Some(1024), Some(6), 131_072));
+        assert_eq!((c.attention_scale, c.rms_norm_eps), (1.0 / 16.0, 1e-6));
+    }
+
+    #[test]
+    fn gguf_rope_settings() {
+        let mut metadata: HashMap<String, Value> = [
+            ("general.architecture", Value::String("gemma3".into())),
+            ("gemma3.embedding_length", Value::U32(2560)),
+            ("gemma3.feed_forward_length", Value::U32(10240)),
+            ("gemma3.block_count", Value::U32(34)),
+            ("gemma3.attention.head_count", Value::U32(8)),
+            ("gemma3.attention.key_length", Value::U32(256)),
+            ("gemma3.rope.scaling.type", Value::String("linear".into())),
+            ("gemma3.rope.scaling.factor", Value::F32(8.0)),
+            ("gemma3.rope.freq_base_swa", Value::F32(20000.0)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let c = ModelConfig::from_gguf(&metadata).unwrap();
+        assert_eq!((c.rope_linear_factor, c.rope_theta_local), (8.0, 20_000.0));
+        // No freq_base: llama.cpp's 10 000, not the architecture's usual value.
+        assert_eq!(c.rope_theta, 10_000.0);
+        metadata.insert("gemma3.rope.scaling.type".into(), Value::String("yarn".into()));
+        assert_eq!(ModelConfig::from_gguf(&metadata).unwrap().rope_linear_factor, 1.0);
+        metadata.retain(|k, _| !k.contains("scaling") && !k.contains("swa"));
+        let c = ModelConfig::from_gguf(&metadata).unwrap();
+        assert_eq!((c.rope_linear_factor, c.rope_theta_local), (1.0, 10_000.0));
     }
 }

@@ -28,6 +28,7 @@ impl Rope {
     fn new(
         config: &ModelConfig,
         theta: f64,
+        linear_factor: f64,
         freq_factors: Option<&[f32]>,
         device: &Device,
     ) -> candle_core::Result<Self> {
@@ -40,6 +41,11 @@ impl Rope {
             }
         } else if let Some((factor, low, high, original)) = config.rope_llama3_scaling {
             llama3_scale(&mut inv_freq, factor, low, high, original);
+        }
+        if linear_factor != 1.0 {
+            for f in inv_freq.iter_mut() {
+                *f = (*f as f64 / linear_factor) as f32;
+            }
         }
         let max = config.context_length.max(1);
         let positions: Vec<f32> = (0..max).map(|p| p as f32).collect();
@@ -158,8 +164,11 @@ impl Model {
             None
         };
         let rope_err = |e: candle_core::Error| LoadError::Format(format!("rotary tables: {e}"));
-        let rope_global = Rope::new(&config, config.rope_theta, freq_factors.as_deref(), device).map_err(rope_err)?;
-        let rope_local = Rope::new(&config, config.rope_theta_local, None, device).map_err(rope_err)?;
+        let rope_global =
+            Rope::new(&config, config.rope_theta, config.rope_linear_factor, freq_factors.as_deref(), device)
+                .map_err(rope_err)?;
+        // Sliding-window layers are never scaled (Gemma 3, as in llama.cpp and transformers).
+        let rope_local = Rope::new(&config, config.rope_theta_local, 1.0, None, device).map_err(rope_err)?;
         Ok(Model {
             embed,
             layers,

@@ -287,7 +287,10 @@ fn read_safetensors(files: &[PathBuf]) -> Result<HashMap<String, Tensor>, LoadEr
     for file in files {
         let loaded = candle_core::safetensors::load(file, &Device::Cpu)
             .map_err(|e| LoadError::Format(format!("{}: {e}", file.display())))?;
-        tensors.extend(loaded);
+        // Multimodal checkpoints (Gemma 3 4B and larger) hold the text model under
+        // `language_model.` (`model.language_model.` since transformers 4.52); llama.cpp's
+        // converter drops that part of the name, and so do we.
+        tensors.extend(loaded.into_iter().map(|(name, tensor)| (name.replace("language_model.", ""), tensor)));
     }
     Ok(tensors)
 }
