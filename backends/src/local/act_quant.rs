@@ -27,7 +27,8 @@ impl ActQuant {
         }
     }
 
-    fn block(self) -> usize {
+    /// Values per block.
+    pub fn block(self) -> usize {
         match self {
             ActQuant::Q8_0 => 32,
             ActQuant::Q8K => 256,
@@ -42,22 +43,29 @@ impl ActQuant {
         }
         let mut data = x.flatten_all()?.to_vec1::<f32>()?;
         for block in data.chunks_mut(self.block()) {
-            match self {
-                ActQuant::Q8_0 => round_q8_0(block),
-                ActQuant::Q8K => round_q8_k(block),
-            }
+            self.round_block(block);
         }
         Tensor::from_vec(data, shape, x.device())
     }
+
+    /// Round one block in place.
+    pub fn round_block(self, block: &mut [f32]) {
+        match self {
+            ActQuant::Q8_0 => round_q8_0(block),
+            ActQuant::Q8K => round_q8_k(block),
+        }
+    }
 }
 
+/// `quantize_row_q8_0` as llama.cpp's AVX2 build runs it: the multiplier is
+/// `127 / amax` (not `1 / d`) and rounding is to nearest even.
 fn round_q8_0(block: &mut [f32]) {
     let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
     let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
     let stored_d = half::f16::from_f32(d).to_f32();
     for v in block.iter_mut() {
-        *v = (*v * id).round() * stored_d;
+        *v = (*v * id).round_ties_even() * stored_d;
     }
 }
 

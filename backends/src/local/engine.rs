@@ -8,7 +8,8 @@ use std::time::Instant;
 use candle_core::Tensor;
 
 use super::chat::ChatTemplate;
-use super::model::{target_logprobs, KvCache, Model};
+use super::cpu_ops::target_logprobs;
+use super::model::{KvCache, Model};
 use super::sampling::{Sampler, SamplingParams};
 use super::tokenizer::LocalTokenizer;
 use crate::{ChoiceScore, GenRequest, Prompt, Response, ScoreSpec, Scored, Timing, TokenScores, Usage};

@@ -8,11 +8,14 @@
 mod act_quant;
 mod chat;
 mod config;
+mod cpu_ops;
 mod engine;
+pub mod int8;
 mod model;
 mod sampling;
 mod tokenizer;
 mod weights;
+mod widen;
 
 pub use config::{Architecture, ModelConfig, SUPPORTED as SUPPORTED_ARCHITECTURES};
 pub use engine::DEFAULT_MAX_TOKENS;

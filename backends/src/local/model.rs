@@ -6,9 +6,10 @@
 //! ask only for the positions they need, a few at a time: with Gemma's 262k
 //! vocabulary one position's logits are 1 MiB of f32.
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 
-use super::config::{Activation, ModelConfig, RopeStyle};
+use super::config::{ModelConfig, RopeStyle};
+use super::cpu_ops::gated_activation;
 use super::weights::{Embedding, Linear, LoadedBytes, Loader};
 use super::LoadError;
 
@@ -295,13 +296,13 @@ impl Model {
         }
         let x = (x + out)?;
         let h = self.rms_norm(&x, &layer.ffn_norm)?;
-        let gate = layer.gate.forward(&h)?;
-        let gate = match c.activation {
-            Activation::GeluTanh if self.round_like_llama_cpp => round_f16(&gate)?.gelu()?,
-            Activation::GeluTanh => gate.gelu()?,
-            Activation::Silu => candle_nn::ops::silu(&gate)?,
-        };
-        let mut out = layer.down.forward(&(gate * layer.up.forward(&h)?)?)?;
+        let gated = gated_activation(
+            &layer.gate.forward(&h)?,
+            &layer.up.forward(&h)?,
+            c.activation,
+            self.round_like_llama_cpp,
+        )?;
+        let mut out = layer.down.forward(&gated)?;
         if let Some(w) = &layer.post_ffn_norm {
             out = self.rms_norm(&out, w)?;
         }
@@ -335,21 +336,6 @@ fn attention(
     let probs = candle_nn::ops::softmax_last_dim(&scores)?;
     let probs = probs.reshape((b, kv_heads, group * seq, total))?;
     probs.matmul(v)?.reshape((b, heads, seq, head_dim))
-}
-
-/// Log-probability each row of `logits` gives the matching id of `targets`,
-/// computed in f64 like llama.cpp's perplexity tool. Also says whether each
-/// target was the row's most likely token.
-pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> candle_core::Result<Vec<(f64, bool)>> {
-    let rows = logits.dim(0)?;
-    debug_assert_eq!(rows, targets.len());
-    let max = logits.max_keepdim(D::Minus1)?;
-    let shifted = logits.broadcast_sub(&max)?;
-    let sum_exp = shifted.exp()?.sum_keepdim(D::Minus1)?.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
-    let ids = Tensor::from_slice(targets, (rows, 1), logits.device())?;
-    let target = shifted.gather(&ids, 1)?.flatten_all()?.to_vec1::<f32>()?;
-    let best = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
-    Ok((0..rows).map(|r| (target[r] as f64 - sum_exp[r].ln(), best[r] == targets[r])).collect())
 }
 
 impl std::fmt::Debug for Model {

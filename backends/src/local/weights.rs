@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::act_quant::ActQuant;
 use super::config::Architecture;
+use super::cpu_ops::round_activations;
+use super::int8::Int8Matrix;
+use super::widen::widen_to_q8_0;
 use super::LoadError;
 
 /// How weights are held in memory and multiplied.
@@ -52,10 +55,20 @@ impl WeightsMode {
     }
 }
 
+/// How a weight matrix is held and multiplied.
+#[derive(Debug, Clone)]
+enum Matrix {
+    /// candle's products: f32/f16 tensors through GEMM, K-quant blocks
+    /// through its integer kernels (ports of llama.cpp's).
+    Candle(QMatMul),
+    /// Q8_0 blocks (or Q4_0/Q5_0 widened to them) through evalkit's integer kernels.
+    Int8(Arc<Int8Matrix>),
+}
+
 /// A matrix multiplied by activations, with an optional bias.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    weight: QMatMul,
+    weight: Matrix,
     bias: Option<Tensor>,
     /// Round activations as llama.cpp does for this weight's stored block type.
     act_quant: Option<ActQuant>,
@@ -64,9 +77,10 @@ pub struct Linear {
 impl Linear {
     /// `x @ W^T + b`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = match self.act_quant {
-            Some(q) => candle_core::Module::forward(&self.weight, &q.apply(x)?)?,
-            None => candle_core::Module::forward(&self.weight, x)?,
+        let y = match (&self.weight, self.act_quant) {
+            (Matrix::Int8(matrix), _) => matrix.forward(x)?,
+            (Matrix::Candle(weight), Some(q)) => candle_core::Module::forward(weight, &round_activations(x, q)?)?,
+            (Matrix::Candle(weight), None) => candle_core::Module::forward(weight, x)?,
         };
         match &self.bias {
             Some(bias) => y.broadcast_add(bias),
@@ -78,14 +92,17 @@ impl Linear {
 /// Rows looked up by token id; shares its matrix with the output head when tied.
 #[derive(Debug, Clone)]
 pub struct Embedding {
-    table: QMatMul,
+    table: Matrix,
     act_quant: Option<ActQuant>,
 }
 
 impl Embedding {
     /// One row per id.
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.table.embedding(ids)
+        match &self.table {
+            Matrix::Int8(matrix) => matrix.embedding(ids),
+            Matrix::Candle(table) => table.embedding(ids),
+        }
     }
 
     /// The same matrix as an output projection (tied embeddings).
@@ -184,20 +201,13 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn matrix(&mut self, name: &str) -> Result<(QMatMul, Option<ActQuant>), LoadError> {
+    fn matrix(&mut self, name: &str) -> Result<(Matrix, Option<ActQuant>), LoadError> {
         let err = |e| tensor_error(name, e);
         match self.source {
             WeightSource::Gguf { .. } => {
                 let qtensor = self.qtensor(name)?;
-                let act_quant = ActQuant::for_weights(qtensor.dtype());
                 let matmul = match self.mode {
-                    WeightsMode::Stored => {
-                        // Exactly dequantized weights, with activations rounded as
-                        // llama.cpp's quantized kernels round them.
-                        let t = qtensor.dequantize(&self.device).map_err(err)?;
-                        self.loaded.bytes += (t.elem_count() * 4) as u64;
-                        return Ok((QMatMul::Tensor(t), act_quant));
-                    }
+                    WeightsMode::Stored => return self.stored(name, qtensor),
                     WeightsMode::Quantized => {
                         self.loaded.bytes += qtensor.storage_size_in_bytes() as u64;
                         QMatMul::from_arc(Arc::new(qtensor)).map_err(err)?
@@ -213,7 +223,7 @@ impl<'a> Loader<'a> {
                         QMatMul::TensorF16(t)
                     }
                 };
-                Ok((matmul, None))
+                Ok((Matrix::Candle(matmul), None))
             }
             WeightSource::Safetensors { .. } => {
                 let t = self.hf_tensor(name)?;
@@ -230,9 +240,33 @@ impl<'a> Loader<'a> {
                         QMatMul::Tensor(t)
                     }
                 };
-                Ok((matmul, None))
+                Ok((Matrix::Candle(matmul), None))
             }
         }
+    }
+
+    /// A GGUF matrix in "stored" mode: llama.cpp's arithmetic for its block type.
+    ///
+    /// Q8_0, Q4_0 and Q5_0 run on evalkit's integer kernels (the latter two
+    /// widened exactly to Q8_0). Other block types are held exactly dequantized
+    /// in f32, with activations rounded as llama.cpp rounds them, and multiplied
+    /// by GEMM: candle's K-quant kernels are faster for decoding but round
+    /// activations differently, enough to flip near-tied greedy tokens that
+    /// llama.cpp picks the other way.
+    fn stored(&mut self, name: &str, qtensor: QTensor) -> Result<(Matrix, Option<ActQuant>), LoadError> {
+        let err = |e| tensor_error(name, e);
+        let dtype = qtensor.dtype();
+        if self.device.is_cpu() {
+            let widened = widen_to_q8_0(&qtensor, &self.device).map_err(err)?;
+            if let Some(matrix) = Int8Matrix::from_q8_0(widened.as_ref().unwrap_or(&qtensor)).map_err(err)? {
+                self.loaded.bytes += matrix.size_in_bytes() as u64;
+                return Ok((Matrix::Int8(Arc::new(matrix)), None));
+            }
+        }
+        let act_quant = ActQuant::for_weights(dtype);
+        let t = qtensor.dequantize(&self.device).map_err(err)?;
+        self.loaded.bytes += (t.elem_count() * 4) as u64;
+        Ok((Matrix::Candle(QMatMul::Tensor(t)), act_quant))
     }
 
     fn qtensor(&mut self, name: &str) -> Result<QTensor, LoadError> {
