@@ -65,7 +65,7 @@ fn round_q8_0(block: &mut [f32]) {
     let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
     let stored_d = half::f16::from_f32(d).to_f32();
     for v in block.iter_mut() {
-        *v = (*v * id).round_ties_even() * stored_d;
+        *v = round_ties_even(*v * id) * stored_d;
     }
 }
 
@@ -85,8 +85,16 @@ fn round_q8_k(block: &mut [f32]) {
     let d = 1.0 / iscale;
     for v in block.iter_mut() {
         // ggml's nearest_int rounds halves to even.
-        *v = (iscale * *v).round_ties_even().min(127.0) * d;
+        *v = round_ties_even(iscale * *v).min(127.0) * d;
     }
+}
+
+/// Nearest integer, ties to even, for the `|x| <= 127` these blocks hold:
+/// adding and subtracting 1.5 × 2^23 rounds in the FPU's default mode and
+/// stays inline, where `f32::round_ties_even` is a libm call without SSE4.1.
+pub(super) fn round_ties_even(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
 }
 
 #[cfg(test)]

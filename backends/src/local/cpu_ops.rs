@@ -176,11 +176,25 @@ pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> candle_core::Result<
         .zip(targets.par_iter())
         .map(|(row, &target)| {
             let (max, argmax) = row_max(row);
-            let sum: f64 = row.chunks(1024).map(|c| c.iter().map(|&v| exp_approx(v - max)).sum::<f32>() as f64).sum();
+            let sum = sum_exp(row, max);
             let logit = row[target as usize];
             (f64::from(logit - max) - sum.ln(), argmax == target as usize)
         })
         .collect())
+}
+
+/// `Σ e^(v − max)` over a row: f32 sums of 1024 values, added in f64.
+fn sum_exp(row: &[f32], max: f32) -> f64 {
+    #[inline(always)]
+    fn sum(row: &[f32], max: f32) -> f64 {
+        row.chunks(1024).map(|c| c.iter().map(|&v| exp_approx(v - max)).sum::<f32>() as f64).sum()
+    }
+    // Compiled again with AVX2 and FMA where the CPU has them: twice the lanes of the baseline SSE2.
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return pulp::Simd::vectorize(simd, || sum(row, max));
+    }
+    sum(row, max)
 }
 
 /// The largest value and the first index holding it.
@@ -197,6 +211,7 @@ fn row_max(row: &[f32]) -> (f32, usize) {
     (max, row.iter().position(|&v| v == max).unwrap_or(0))
 }
 
+#[inline(always)]
 /// `e^x` for `x <= 0` to within 2 ulp, in straight-line arithmetic that the
 /// compiler vectorizes (libm's `expf` is a call per element). Cephes' method:
 /// `x = n ln2 + r`, a degree-6 polynomial for `e^r`, then `2^n` by exponent bits.

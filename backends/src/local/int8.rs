@@ -27,6 +27,8 @@ use candle_core::{DType, Device, Tensor};
 use half::f16;
 use rayon::prelude::*;
 
+use super::act_quant::round_ties_even;
+
 const BLOCK: usize = 32;
 const GROUP_BLOCKS: usize = 4;
 const GROUP: usize = BLOCK * GROUP_BLOCKS;
@@ -35,7 +37,7 @@ const GROUP_SCALES: usize = 2 * GROUP_BLOCKS;
 /// Activation rows per kernel tile.
 const TILE_ROWS: usize = 4;
 /// Weight rows handled together, small enough to stay in L1 while every tile of activations passes.
-const WEIGHT_CHUNK: usize = 32;
+const WEIGHT_CHUNK: usize = 16;
 
 /// Rows of int8 values with a scale per 32-value block, in the group layout.
 #[derive(Debug, Clone, Default)]
@@ -271,14 +273,6 @@ fn quantize_rows(x: &[f32], m: usize, cols: usize) -> Packed {
         }
     });
     packed
-}
-
-/// Nearest integer, ties to even, for `|x| <= 127`: adding and subtracting
-/// 1.5 × 2^23 rounds in the FPU's default mode, and compiles to two
-/// additions where `f32::round_ties_even` is a libm call without SSE4.1.
-fn round_ties_even(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
-    (x + MAGIC) - MAGIC
 }
 
 /// The dot products, with an AVX2 path and a portable one that computes the same sums.
