@@ -5,7 +5,8 @@
 //! summation order.
 
 use candle_core::quantized::GgmlDType;
-use candle_core::Tensor;
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
+use rayon::prelude::*;
 
 /// The activation block format llama.cpp pairs with a weight block type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +36,16 @@ impl ActQuant {
         }
     }
 
-    /// Round `x` (any shape, last dimension a multiple of the block) as llama.cpp would.
+    /// Round `x` (any shape) as llama.cpp would; a tensor whose last dimension
+    /// is not a whole number of blocks is returned as it is.
     pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         let shape = x.shape().clone();
         if shape.dims().last().is_none_or(|&k| k % self.block() != 0) {
             return Ok(x.clone());
+        }
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            // One parallel pass over the storage, no round trip through a Vec.
+            return x.contiguous()?.apply_op1_no_bwd(&RoundActivations(self));
         }
         let mut data = x.flatten_all()?.to_vec1::<f32>()?;
         for block in data.chunks_mut(self.block()) {
@@ -57,15 +63,43 @@ impl ActQuant {
     }
 }
 
-/// `quantize_row_q8_0` as llama.cpp's AVX2 build runs it: the multiplier is
+struct RoundActivations(ActQuant);
+
+impl CustomOp1 for RoundActivations {
+    fn name(&self) -> &'static str {
+        "round-activations"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("{} needs a contiguous tensor", self.name())
+        };
+        let mut data = storage.as_slice::<f32>()?[start..end].to_vec();
+        let block = self.0.block();
+        // A few thousand values per task, whole blocks each.
+        data.par_chunks_mut(block * (16_384 / block).max(1))
+            .for_each(|chunk| chunk.chunks_mut(block).for_each(|b| self.0.round_block(b)));
+        Ok((CpuStorage::F32(data), layout.shape().clone()))
+    }
+}
+
+/// One block as llama.cpp's AVX2 `quantize_row_q8_0` stores it: writes the
+/// integers to `values` and returns the scale (f16, as f32). The multiplier is
 /// `127 / amax` (not `1 / d`) and rounding is to nearest even.
-fn round_q8_0(block: &mut [f32]) {
+pub fn quantize_q8_0(block: &[f32], values: &mut [i8]) -> f32 {
     let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let d = amax / 127.0;
-    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-    let stored_d = half::f16::from_f32(d).to_f32();
-    for v in block.iter_mut() {
-        *v = round_ties_even(*v * id) * stored_d;
+    let inverse = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    for (q, &v) in values.iter_mut().zip(block) {
+        *q = round_ties_even(v * inverse) as i8;
+    }
+    half::f16::from_f32(amax / 127.0).to_f32()
+}
+
+fn round_q8_0(block: &mut [f32]) {
+    let mut values = [0i8; 32];
+    let scale = quantize_q8_0(block, &mut values);
+    for (v, &q) in block.iter_mut().zip(&values) {
+        *v = f32::from(q) * scale;
     }
 }
 
@@ -118,5 +152,13 @@ mod tests {
         assert!((block[7] + 2.0).abs() < 1e-6);
         // 0.5 × 63.5 = 31.75 → 32 steps of 2/127.
         assert!((block[0] - 32.0 * 2.0 / 127.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn magic_rounding_is_round_ties_even() {
+        for i in -2540..=2540 {
+            let x = i as f32 / 20.0;
+            assert_eq!(round_ties_even(x), x.round_ties_even(), "{x}");
+        }
     }
 }

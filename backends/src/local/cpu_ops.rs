@@ -9,11 +9,10 @@
 
 use std::sync::OnceLock;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, D};
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, D};
 use half::f16;
 use rayon::prelude::*;
 
-use super::act_quant::ActQuant;
 use super::config::Activation;
 
 /// Elements per rayon task: big enough that scheduling is noise.
@@ -121,35 +120,6 @@ fn gelu_like_llama_cpp(table: &[f16], x: f32) -> f32 {
         x
     } else {
         table[usize::from(f16::from_f32(x).to_bits())].to_f32()
-    }
-}
-
-/// Round activations as llama.cpp does before a quantized product (see
-/// [`ActQuant`]); tensors whose last dimension is not a whole number of
-/// blocks are returned as they are.
-pub fn round_activations(x: &Tensor, quant: ActQuant) -> candle_core::Result<Tensor> {
-    if x.dims().last().is_none_or(|&k| k % quant.block() != 0) {
-        return Ok(x.clone());
-    }
-    if !x.device().is_cpu() || x.dtype() != DType::F32 {
-        return quant.apply(x);
-    }
-    x.contiguous()?.apply_op1_no_bwd(&RoundActivations(quant))
-}
-
-struct RoundActivations(ActQuant);
-
-impl CustomOp1 for RoundActivations {
-    fn name(&self) -> &'static str {
-        "round-activations"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let mut data = contiguous_f32(storage, layout, self.name())?.to_vec();
-        let block = self.0.block();
-        data.par_chunks_mut(block * (PARALLEL_CHUNK / block).max(1))
-            .for_each(|chunk| chunk.chunks_mut(block).for_each(|b| self.0.round_block(b)));
-        Ok((CpuStorage::F32(data), layout.shape().clone()))
     }
 }
 

@@ -22,14 +22,13 @@
 //! Weights and activations use the same layout, so the permutation inside a
 //! group cancels out of every dot product.
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
-use half::f16;
 use rayon::prelude::*;
 
-use super::act_quant::round_ties_even;
+use super::act_quant::quantize_q8_0;
+use super::widen::{unpack_block, widens_to_q8_0, BLOCK};
 
-const BLOCK: usize = 32;
 const GROUP_BLOCKS: usize = 4;
 const GROUP: usize = BLOCK * GROUP_BLOCKS;
 /// Scale slots per group: each block's scale twice, one per f32 lane it owns.
@@ -93,21 +92,23 @@ pub struct Int8Matrix {
 }
 
 impl Int8Matrix {
-    /// From a Q8_0 tensor of shape `(rows, cols)`; `None` for other block types.
-    pub fn from_q8_0(tensor: &QTensor) -> candle_core::Result<Option<Self>> {
+    /// From a Q8_0, Q4_0 or Q5_0 tensor of shape `(rows, cols)` (the latter two
+    /// widened exactly, see [`super::widen`]); `None` for other block types.
+    pub fn from_qtensor(tensor: &QTensor) -> candle_core::Result<Option<Self>> {
         let (rows, cols) = tensor.shape().dims2()?;
-        if tensor.dtype() != GgmlDType::Q8_0 || cols % BLOCK != 0 {
+        let dtype = tensor.dtype();
+        if !widens_to_q8_0(dtype) || cols % BLOCK != 0 {
             return Ok(None);
         }
         let data = tensor.data()?;
-        let block_bytes = 2 + BLOCK;
-        let blocks_per_row = cols / BLOCK;
+        let block_bytes = dtype.type_size();
         let mut packed = Packed::with_rows(rows, cols);
-        for (r, row) in data.chunks_exact(block_bytes * blocks_per_row).enumerate() {
+        let mut block_values = [0i8; BLOCK];
+        for (r, row) in data.chunks_exact(block_bytes * (cols / BLOCK)).enumerate() {
             let (values, scales) = packed.row_mut(r);
             for (b, block) in row.chunks_exact(block_bytes).enumerate() {
-                let scale = f16::from_le_bytes([block[0], block[1]]).to_f32();
-                set_block(values, scales, b, scale, block[2..].iter().map(|&v| v as i8));
+                let scale = unpack_block(dtype, block, &mut block_values);
+                set_block(values, scales, b, scale, block_values.iter().copied());
             }
         }
         Ok(Some(Int8Matrix { rows, cols, packed }))
@@ -256,20 +257,18 @@ impl Int8Matrix {
     }
 }
 
-/// Round `m` rows of `cols` activations to Q8_0 blocks as llama.cpp's AVX2
-/// `quantize_row_q8_0` does (multiplier `127 / amax`, ties to even, scale
-/// stored as f16), in the group layout.
+/// Round `m` rows of `cols` activations to Q8_0 blocks as llama.cpp does
+/// ([`quantize_q8_0`]), in the group layout.
 fn quantize_rows(x: &[f32], m: usize, cols: usize) -> Packed {
     let mut packed = Packed::with_rows(m, cols);
     let (padded, scales_per_row) = (packed.padded, packed.groups() * GROUP_SCALES);
     let rows =
         x.par_chunks(cols).zip(packed.values.par_chunks_mut(padded).zip(packed.scales.par_chunks_mut(scales_per_row)));
     rows.for_each(|(row, (values, scales))| {
+        let mut block_values = [0i8; BLOCK];
         for (b, block) in row.chunks_exact(BLOCK).enumerate() {
-            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = f16::from_f32(amax / 127.0).to_f32();
-            let inverse = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-            set_block(values, scales, b, scale, block.iter().map(|&v| round_ties_even(v * inverse) as i8));
+            let scale = quantize_q8_0(block, &mut block_values);
+            set_block(values, scales, b, scale, block_values.iter().copied());
         }
     });
     packed
@@ -413,6 +412,7 @@ mod kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::quantized::GgmlDType;
 
     fn reference(w: &QTensor, x: &[f32], m: usize, k: usize) -> Vec<f32> {
         // Round activations the same way, then multiply the exact dequantized weights in f64.
@@ -448,7 +448,7 @@ mod tests {
             let w: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 255) as f32 - 127.0) / 50.0).collect();
             let w = QTensor::quantize(&Tensor::from_vec(w, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 104_729 % 1000) as f32 - 500.0) / 77.0).collect();
-            let matrix = Int8Matrix::from_q8_0(&w).unwrap().expect("Q8_0");
+            let matrix = Int8Matrix::from_qtensor(&w).unwrap().expect("Q8_0");
             let ours = matrix.matmul(&x, m);
             let exact = reference(&w, &x, m, k);
             for (a, b) in ours.iter().zip(&exact) {
@@ -465,18 +465,10 @@ mod tests {
     }
 
     #[test]
-    fn magic_rounding_is_round_ties_even() {
-        for i in -2540..=2540 {
-            let x = i as f32 / 20.0;
-            assert_eq!(round_ties_even(x), x.round_ties_even(), "{x}");
-        }
-    }
-
-    #[test]
     fn rows_dequantize_exactly() {
         let w: Vec<f32> = (0..3 * 64).map(|i| (i as f32 - 90.0) / 13.0).collect();
         let q = QTensor::quantize(&Tensor::from_vec(w, (3, 64), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
-        let matrix = Int8Matrix::from_q8_0(&q).unwrap().unwrap();
+        let matrix = Int8Matrix::from_qtensor(&q).unwrap().unwrap();
         let exact = q.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
         for (r, row) in exact.iter().enumerate() {
             assert_eq!(&matrix.dequantize_row(r), row);

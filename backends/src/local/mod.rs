@@ -10,7 +10,7 @@ mod chat;
 mod config;
 mod cpu_ops;
 mod engine;
-pub mod int8;
+mod int8;
 mod model;
 mod sampling;
 mod tokenizer;

@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::act_quant::ActQuant;
 use super::config::Architecture;
-use super::cpu_ops::round_activations;
 use super::int8::Int8Matrix;
-use super::widen::widen_to_q8_0;
 use super::LoadError;
 
 /// How weights are held in memory and multiplied.
@@ -79,7 +77,7 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match (&self.weight, self.act_quant) {
             (Matrix::Int8(matrix), _) => matrix.forward(x)?,
-            (Matrix::Candle(weight), Some(q)) => candle_core::Module::forward(weight, &round_activations(x, q)?)?,
+            (Matrix::Candle(weight), Some(q)) => candle_core::Module::forward(weight, &q.apply(x)?)?,
             (Matrix::Candle(weight), None) => candle_core::Module::forward(weight, x)?,
         };
         match &self.bias {
@@ -257,8 +255,7 @@ impl<'a> Loader<'a> {
         let err = |e| tensor_error(name, e);
         let dtype = qtensor.dtype();
         if self.device.is_cpu() {
-            let widened = widen_to_q8_0(&qtensor, &self.device).map_err(err)?;
-            if let Some(matrix) = Int8Matrix::from_q8_0(widened.as_ref().unwrap_or(&qtensor)).map_err(err)? {
+            if let Some(matrix) = Int8Matrix::from_qtensor(&qtensor).map_err(err)? {
                 self.loaded.bytes += matrix.size_in_bytes() as u64;
                 return Ok((Matrix::Int8(Arc::new(matrix)), None));
             }

@@ -1,46 +1,36 @@
-//! Exact re-encoding of symmetric 4- and 5-bit blocks as Q8_0.
+//! Symmetric 32-value blocks (Q8_0, Q4_0, Q5_0) read as a scale and 32 signed bytes.
 //!
 //! A Q4_0 or Q5_0 block is an f16 scale `d` and 32 small integers `q`, the
 //! weights being `d × (q − 8)` or `d × (q − 16)`. Q8_0 is the same scale with
-//! 32 signed bytes, so each block maps to a Q8_0 block holding exactly the same
-//! weights. llama.cpp multiplies all three types against Q8_0 activations with
-//! integer dot products, so the re-encoded matrix gives the same integer sums
-//! as the original, and it runs on candle's SIMD Q8_0 kernel where Q4_0/Q5_0
-//! would run on scalar code. The price is memory: 34 bytes a block instead of
-//! 18 (Q4_0) or 22 (Q5_0).
+//! 32 signed bytes, so each block widens to a Q8_0 block holding exactly the
+//! same weights. llama.cpp multiplies all three types against Q8_0 activations
+//! with integer dot products, so the widened matrix gives the same integer
+//! sums as the original, and all three run on evalkit's Q8_0 kernels
+//! ([`super::int8`]) where candle has only scalar code for Q4_0/Q5_0. The price
+//! is memory: a byte a weight instead of half or five eighths of one.
 
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QTensor};
-use candle_core::Device;
+use candle_core::quantized::GgmlDType;
+use half::f16;
 
-const BLOCK: usize = 32;
-const Q8_0_BYTES: usize = 2 + BLOCK;
+/// Values per block.
+pub const BLOCK: usize = 32;
 
-/// Whether [`widen_to_q8_0`] can re-encode `dtype` exactly.
+/// Whether [`unpack_block`] reads `dtype` exactly.
 pub fn widens_to_q8_0(dtype: GgmlDType) -> bool {
-    matches!(dtype, GgmlDType::Q4_0 | GgmlDType::Q5_0)
+    matches!(dtype, GgmlDType::Q8_0 | GgmlDType::Q4_0 | GgmlDType::Q5_0)
 }
 
-/// The same weights as Q8_0 blocks; `None` for block types that do not widen exactly.
-pub fn widen_to_q8_0(tensor: &QTensor, device: &Device) -> candle_core::Result<Option<QTensor>> {
-    let dtype = tensor.dtype();
-    if !widens_to_q8_0(dtype) {
-        return Ok(None);
+/// One block of `dtype` (its raw bytes): writes the 32 weights' integers to
+/// `values` and returns the scale. `dtype` must be one [`widens_to_q8_0`] accepts.
+pub fn unpack_block(dtype: GgmlDType, block: &[u8], values: &mut [i8; BLOCK]) -> f32 {
+    let (scale, rest) = block.split_at(2);
+    match dtype {
+        GgmlDType::Q8_0 => values.iter_mut().zip(rest).for_each(|(v, &b)| *v = b as i8),
+        GgmlDType::Q4_0 => unpack_q4_0(rest, values),
+        GgmlDType::Q5_0 => unpack_q5_0(rest, values),
+        other => unreachable!("{other:?} blocks do not widen to Q8_0; callers check widens_to_q8_0"),
     }
-    let data = tensor.data()?;
-    let block_bytes = dtype.type_size();
-    let mut out = Vec::with_capacity(data.len() / block_bytes * Q8_0_BYTES);
-    let mut values = [0i8; BLOCK];
-    for block in data.chunks_exact(block_bytes) {
-        let (scale, rest) = block.split_at(2);
-        match dtype {
-            GgmlDType::Q4_0 => unpack_q4_0(rest, &mut values),
-            GgmlDType::Q5_0 => unpack_q5_0(rest, &mut values),
-            _ => unreachable!("checked by widens_to_q8_0"),
-        }
-        out.extend_from_slice(scale);
-        out.extend(values.iter().map(|&v| v as u8));
-    }
-    qtensor_from_ggml(GgmlDType::Q8_0, &out, tensor.shape().dims().to_vec(), device).map(Some)
+    f16::from_le_bytes([scale[0], scale[1]]).to_f32()
 }
 
 /// `block_q4_0` after its scale: 16 bytes, low nibbles are values 0..16, high nibbles 16..32.
@@ -66,22 +56,26 @@ fn unpack_q5_0(rest: &[u8], values: &mut [i8; BLOCK]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Tensor;
+    use candle_core::quantized::QTensor;
+    use candle_core::{Device, Tensor};
 
     #[test]
     fn widened_blocks_hold_exactly_the_same_weights() {
         let device = Device::Cpu;
         let values: Vec<f32> = (0..4 * 256).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
         let weights = Tensor::from_vec(values, (4, 256), &device).unwrap();
-        for dtype in [GgmlDType::Q4_0, GgmlDType::Q5_0] {
+        for dtype in [GgmlDType::Q4_0, GgmlDType::Q5_0, GgmlDType::Q8_0] {
             let quantized = QTensor::quantize(&weights, dtype).unwrap();
-            let widened = widen_to_q8_0(&quantized, &device).unwrap().expect("widens");
-            assert_eq!(widened.dtype(), GgmlDType::Q8_0);
-            let a = quantized.dequantize(&device).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            let b = widened.dequantize(&device).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            assert_eq!(a, b, "{dtype:?}");
+            let exact = quantized.dequantize(&device).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let data = quantized.data().unwrap();
+            let mut widened = Vec::new();
+            let mut ints = [0i8; BLOCK];
+            for block in data.chunks_exact(dtype.type_size()) {
+                let scale = unpack_block(dtype, block, &mut ints);
+                widened.extend(ints.iter().map(|&q| f32::from(q) * scale));
+            }
+            assert_eq!(widened, exact, "{dtype:?}");
         }
-        let k_quant = QTensor::quantize(&weights, GgmlDType::Q4K).unwrap();
-        assert!(widen_to_q8_0(&k_quant, &device).unwrap().is_none());
+        assert!(!widens_to_q8_0(GgmlDType::Q4K));
     }
 }
