@@ -104,23 +104,34 @@ fn round_q8_0(block: &mut [f32]) {
 }
 
 fn round_q8_k(block: &mut [f32]) {
+    let mut values = [0i8; 256];
+    let scale = quantize_q8_k(block, &mut values[..block.len()]);
+    for (v, &q) in block.iter_mut().zip(&values) {
+        *v = f32::from(q) * scale;
+    }
+}
+
+/// One block as llama.cpp's `quantize_row_q8_K` stores it: writes the
+/// integers to `values` and returns the scale. The multiplier is `-127 / max`
+/// where `max` is the value of largest magnitude, sign included.
+pub fn quantize_q8_k(block: &[f32], values: &mut [i8]) -> f32 {
     let (mut amax, mut max) = (0f32, 0f32);
-    for &v in block.iter() {
+    for &v in block {
         if v.abs() > amax {
             amax = v.abs();
             max = v;
         }
     }
     if amax == 0.0 {
-        block.fill(0.0);
-        return;
+        values.fill(0);
+        return 0.0;
     }
     let iscale = -127.0 / max;
-    let d = 1.0 / iscale;
-    for v in block.iter_mut() {
+    for (q, &v) in values.iter_mut().zip(block) {
         // ggml's nearest_int rounds halves to even.
-        *v = round_ties_even(iscale * *v).min(127.0) * d;
+        *q = round_ties_even(iscale * v).min(127.0) as i8;
     }
+    1.0 / iscale
 }
 
 /// Nearest integer, ties to even, for the `|x| <= 127` these blocks hold:

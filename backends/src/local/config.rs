@@ -121,7 +121,7 @@ impl ModelConfig {
     /// Whether layer `layer` uses the sliding window.
     pub fn is_sliding(&self, layer: usize) -> bool {
         match (self.sliding_window, self.sliding_window_pattern) {
-            (Some(_), Some(pattern)) if pattern > 0 => (layer + 1) % pattern != 0,
+            (Some(_), Some(pattern)) if pattern > 0 => !(layer + 1).is_multiple_of(pattern),
             (Some(_), None) => true,
             _ => false,
         }

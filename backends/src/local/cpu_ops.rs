@@ -157,7 +157,21 @@ pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> candle_core::Result<
 fn sum_exp(row: &[f32], max: f32) -> f64 {
     #[inline(always)]
     fn sum(row: &[f32], max: f32) -> f64 {
-        row.chunks(1024).map(|c| c.iter().map(|&v| exp_approx(v - max)).sum::<f32>() as f64).sum()
+        row.chunks(1024)
+            .map(|c| {
+                // Eight running sums, not one: a single f32 sum is a chain the
+                // compiler may not reorder, which keeps the exp scalar too.
+                let mut lanes = [0f32; 8];
+                let mut blocks = c.chunks_exact(8);
+                for block in &mut blocks {
+                    for (lane, &v) in lanes.iter_mut().zip(block) {
+                        *lane += exp_approx(v - max);
+                    }
+                }
+                let tail: f32 = blocks.remainder().iter().map(|&v| exp_approx(v - max)).sum();
+                f64::from(lanes.iter().sum::<f32>() + tail)
+            })
+            .sum()
     }
     // Compiled again with AVX2 and FMA where the CPU has them: twice the lanes of the baseline SSE2.
     #[cfg(target_arch = "x86_64")]

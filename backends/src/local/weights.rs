@@ -59,7 +59,7 @@ enum Matrix {
     /// candle's products: f32/f16 tensors through GEMM, K-quant blocks
     /// through its integer kernels (ports of llama.cpp's).
     Candle(QMatMul),
-    /// Q8_0 blocks (or Q4_0/Q5_0 widened to them) through evalkit's integer kernels.
+    /// Blocks of small integers through evalkit's integer kernels (see [`super::widen`]).
     Int8(Arc<Int8Matrix>),
 }
 
@@ -245,8 +245,8 @@ impl<'a> Loader<'a> {
 
     /// A GGUF matrix in "stored" mode: llama.cpp's arithmetic for its block type.
     ///
-    /// Q8_0, Q4_0 and Q5_0 run on evalkit's integer kernels (the latter two
-    /// widened exactly to Q8_0). Other block types are held exactly dequantized
+    /// Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K run on evalkit's integer kernels
+    /// (see [`super::widen`]). Other block types are held exactly dequantized
     /// in f32, with activations rounded as llama.cpp rounds them, and multiplied
     /// by GEMM: candle's K-quant kernels are faster for decoding but round
     /// activations differently, enough to flip near-tied greedy tokens that

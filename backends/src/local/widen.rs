@@ -1,56 +1,137 @@
-//! Symmetric 32-value blocks (Q8_0, Q4_0, Q5_0) read as a scale and 32 signed bytes.
+//! Stored weight blocks read as signed bytes with a scale, and for some types
+//! a minimum, per 16 values.
 //!
-//! A Q4_0 or Q5_0 block is an f16 scale `d` and 32 small integers `q`, the
-//! weights being `d × (q − 8)` or `d × (q − 16)`. Q8_0 is the same scale with
-//! 32 signed bytes, so each block widens to a Q8_0 block holding exactly the
-//! same weights. llama.cpp multiplies all three types against Q8_0 activations
-//! with integer dot products, so the widened matrix gives the same integer
-//! sums as the original, and all three run on evalkit's Q8_0 kernels
-//! ([`super::int8`]) where candle has only scalar code for Q4_0/Q5_0. The price
-//! is memory: a byte a weight instead of half or five eighths of one.
+//! Every block type here stores weights as `scale × q − min` with small
+//! integers `q`:
+//!
+//! | type | block | `q` | scale per | min |
+//! |---|---|---|---|---|
+//! | Q8_0 | 32 | −127..127 | 32 values | none |
+//! | Q4_0, Q5_0 | 32 | −8..7, −16..15 | 32 values | none |
+//! | Q4_K, Q5_K | 256 | 0..15, 0..31 | 32 values (`d × 6-bit`) | `dmin × 6-bit`, per 32 |
+//! | Q6_K | 256 | −32..31 | 16 values (`d × i8`) | none |
+//!
+//! All of them fit a signed byte and a scale per 16 values, so one integer
+//! kernel ([`super::int8`]) multiplies them all. llama.cpp multiplies them
+//! against activations rounded to 8-bit blocks with exact integer dot products
+//! (Q8_0 activations for the 32-value types, Q8_K for the K-quants), so the
+//! widened matrix gives the same integer sums as the original. The price is
+//! memory: a byte a weight, where Q4_K holds 4.5 bits.
 
 use candle_core::quantized::GgmlDType;
 use half::f16;
 
-/// Values per block.
-pub const BLOCK: usize = 32;
+/// Values that share one scale slot (and one i32 lane in the kernels).
+pub const SUB: usize = 16;
 
-/// Whether [`unpack_block`] reads `dtype` exactly.
-pub fn widens_to_q8_0(dtype: GgmlDType) -> bool {
-    matches!(dtype, GgmlDType::Q8_0 | GgmlDType::Q4_0 | GgmlDType::Q5_0)
+/// Whether [`unpack`] reads `dtype`.
+pub fn unpacks(dtype: GgmlDType) -> bool {
+    use GgmlDType::*;
+    matches!(dtype, Q8_0 | Q4_0 | Q5_0 | Q4K | Q5K | Q6K)
 }
 
-/// One block of `dtype` (its raw bytes): writes the 32 weights' integers to
-/// `values` and returns the scale. `dtype` must be one [`widens_to_q8_0`] accepts.
-pub fn unpack_block(dtype: GgmlDType, block: &[u8], values: &mut [i8; BLOCK]) -> f32 {
-    let (scale, rest) = block.split_at(2);
+/// Whether `dtype`'s weights carry a minimum to subtract.
+pub fn has_mins(dtype: GgmlDType) -> bool {
+    matches!(dtype, GgmlDType::Q4K | GgmlDType::Q5K)
+}
+
+/// One block of `dtype` (its raw bytes, `dtype.block_size()` values): writes
+/// the integers to `values`, and each 16 values' scale and minimum to `scales`
+/// and `mins` (the weights are `scale × value − min`). `dtype` must be one
+/// [`unpacks`] accepts.
+pub fn unpack(dtype: GgmlDType, block: &[u8], values: &mut [i8], scales: &mut [f32], mins: &mut [f32]) {
     match dtype {
-        GgmlDType::Q8_0 => values.iter_mut().zip(rest).for_each(|(v, &b)| *v = b as i8),
-        GgmlDType::Q4_0 => unpack_q4_0(rest, values),
-        GgmlDType::Q5_0 => unpack_q5_0(rest, values),
-        other => unreachable!("{other:?} blocks do not widen to Q8_0; callers check widens_to_q8_0"),
+        GgmlDType::Q8_0 | GgmlDType::Q4_0 | GgmlDType::Q5_0 => {
+            let (d, rest) = block.split_at(2);
+            let values: &mut [i8; 32] = values.try_into().expect("32 values in a 32-value block");
+            match dtype {
+                GgmlDType::Q8_0 => values.iter_mut().zip(rest).for_each(|(v, &b)| *v = b as i8),
+                GgmlDType::Q4_0 => unpack_q4_0(rest, values),
+                _ => unpack_q5_0(rest, values),
+            }
+            scales.fill(half_at(d, 0));
+            mins.fill(0.0);
+        }
+        GgmlDType::Q4K | GgmlDType::Q5K => unpack_q4_k_q5_k(dtype == GgmlDType::Q5K, block, values, scales, mins),
+        GgmlDType::Q6K => unpack_q6_k(block, values, scales, mins),
+        other => unreachable!("{other:?} blocks are not unpacked; callers check `unpacks`"),
     }
-    f16::from_le_bytes([scale[0], scale[1]]).to_f32()
+}
+
+fn half_at(bytes: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
 }
 
 /// `block_q4_0` after its scale: 16 bytes, low nibbles are values 0..16, high nibbles 16..32.
-fn unpack_q4_0(qs: &[u8], values: &mut [i8; BLOCK]) {
+fn unpack_q4_0(qs: &[u8], values: &mut [i8; 32]) {
     for (j, &byte) in qs.iter().enumerate() {
         values[j] = (byte & 0x0F) as i8 - 8;
-        values[j + BLOCK / 2] = (byte >> 4) as i8 - 8;
+        values[j + 16] = (byte >> 4) as i8 - 8;
     }
 }
 
 /// `block_q5_0` after its scale: 4 bytes holding the fifth bit of each value, then nibbles as in Q4_0.
-fn unpack_q5_0(rest: &[u8], values: &mut [i8; BLOCK]) {
+fn unpack_q5_0(rest: &[u8], values: &mut [i8; 32]) {
     let (high, qs) = rest.split_at(4);
     let high = u32::from_le_bytes([high[0], high[1], high[2], high[3]]);
     for (j, &byte) in qs.iter().enumerate() {
         let bit_low = ((high >> j) & 1) as u8;
         let bit_high = ((high >> (j + 16)) & 1) as u8;
         values[j] = ((byte & 0x0F) | (bit_low << 4)) as i8 - 16;
-        values[j + BLOCK / 2] = ((byte >> 4) | (bit_high << 4)) as i8 - 16;
+        values[j + 16] = ((byte >> 4) | (bit_high << 4)) as i8 - 16;
     }
+}
+
+/// The 6-bit scale and min of 32-value sub-block `j` of a Q4_K/Q5_K block (`get_scale_min_k4`).
+fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+/// `block_q4_K`: d, dmin, 12 bytes of packed scales and mins, 128 bytes of nibbles.
+/// `block_q5_K` adds 32 bytes of fifth bits between the scales and the nibbles.
+fn unpack_q4_k_q5_k(five_bits: bool, block: &[u8], values: &mut [i8], scales: &mut [f32], mins: &mut [f32]) {
+    let (d, dmin) = (half_at(block, 0), half_at(block, 2));
+    let packed_scales = &block[4..16];
+    let (high, qs) = if five_bits { block[16..].split_at(32) } else { (&[][..], &block[16..]) };
+    for pair in 0..4 {
+        let nibbles = &qs[32 * pair..32 * pair + 32];
+        for half in 0..2 {
+            let sub = 2 * pair + half;
+            let (sc, m) = scale_min_k4(sub, packed_scales);
+            scales[2 * sub..2 * sub + 2].fill(d * f32::from(sc));
+            mins[2 * sub..2 * sub + 2].fill(dmin * f32::from(m));
+            for (l, &byte) in nibbles.iter().enumerate() {
+                let low = if half == 0 { byte & 0xF } else { byte >> 4 };
+                let fifth = if five_bits { ((high[l] >> sub) & 1) << 4 } else { 0 };
+                values[32 * sub + l] = (low | fifth) as i8;
+            }
+        }
+    }
+}
+
+/// `block_q6_K`: 128 bytes of low nibbles, 64 bytes of high bit pairs, 16 signed scales, d.
+fn unpack_q6_k(block: &[u8], values: &mut [i8], scales: &mut [f32], mins: &mut [f32]) {
+    let (ql, rest) = block.split_at(128);
+    let (qh, rest) = rest.split_at(64);
+    let (sc, d) = rest.split_at(16);
+    let d = half_at(d, 0);
+    for half in 0..2 {
+        let (ql, qh, out) = (&ql[64 * half..], &qh[32 * half..], &mut values[128 * half..]);
+        for l in 0..32 {
+            out[l] = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i8 - 32;
+            out[l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
+            out[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
+            out[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
+        }
+    }
+    for (scale, &s) in scales.iter_mut().zip(sc) {
+        *scale = d * f32::from(s as i8);
+    }
+    mins.fill(0.0);
 }
 
 #[cfg(test)]
@@ -60,22 +141,26 @@ mod tests {
     use candle_core::{Device, Tensor};
 
     #[test]
-    fn widened_blocks_hold_exactly_the_same_weights() {
+    fn unpacked_blocks_hold_exactly_the_same_weights() {
         let device = Device::Cpu;
-        let values: Vec<f32> = (0..4 * 256).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
-        let weights = Tensor::from_vec(values, (4, 256), &device).unwrap();
-        for dtype in [GgmlDType::Q4_0, GgmlDType::Q5_0, GgmlDType::Q8_0] {
+        // Skewed so that the K-quants' minimums are not all zero.
+        let values: Vec<f32> = (0..4 * 512).map(|i| ((i * 37 % 101) as f32 - 30.0) / 17.0).collect();
+        let weights = Tensor::from_vec(values, (4, 512), &device).unwrap();
+        use GgmlDType::*;
+        for dtype in [Q4_0, Q5_0, Q8_0, Q4K, Q5K, Q6K] {
             let quantized = QTensor::quantize(&weights, dtype).unwrap();
             let exact = quantized.dequantize(&device).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let data = quantized.data().unwrap();
+            let n = dtype.block_size();
+            let (mut ints, mut scales, mut mins) = (vec![0i8; n], vec![0f32; n / SUB], vec![0f32; n / SUB]);
             let mut widened = Vec::new();
-            let mut ints = [0i8; BLOCK];
             for block in data.chunks_exact(dtype.type_size()) {
-                let scale = unpack_block(dtype, block, &mut ints);
-                widened.extend(ints.iter().map(|&q| f32::from(q) * scale));
+                unpack(dtype, block, &mut ints, &mut scales, &mut mins);
+                widened.extend(ints.iter().enumerate().map(|(i, &q)| f32::from(q) * scales[i / SUB] - mins[i / SUB]));
             }
             assert_eq!(widened, exact, "{dtype:?}");
+            assert_eq!(has_mins(dtype), mins.iter().any(|&m| m != 0.0), "{dtype:?}");
         }
-        assert!(!widens_to_q8_0(GgmlDType::Q4K));
+        assert!(!unpacks(Q3K));
     }
 }
