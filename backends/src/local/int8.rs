@@ -136,19 +136,19 @@ impl Int8Matrix {
         let data = tensor.data()?;
         let block_bytes = dtype.type_size();
         let mut packed = Packed::with_rows(rows, cols, has_mins(dtype));
-        packed.rows_mut().zip(data.par_chunks_exact(block_bytes * (cols / block))).for_each(
-            |((values, scales, mins), row)| {
-                let (mut ints, mut block_scales, mut block_mins) =
-                    (vec![0i8; block], vec![0f32; block / SUB], vec![0f32; block / SUB]);
+        packed.rows_mut().zip(data.par_chunks_exact(block_bytes * (cols / block))).for_each_init(
+            // One set of block buffers per rayon task, not per row (an output head has 262k rows).
+            || (vec![0i8; block], vec![0f32; block / SUB], vec![0f32; block / SUB]),
+            |(ints, block_scales, block_mins), ((values, scales, mins), row)| {
                 for (b, bytes) in row.chunks_exact(block_bytes).enumerate() {
-                    unpack(dtype, bytes, &mut ints, &mut block_scales, &mut block_mins);
+                    unpack(dtype, bytes, ints, block_scales, block_mins);
                     for (i, &v) in ints.iter().enumerate() {
                         values[position(b * block + i)] = v;
                     }
                     let slots = b * block / SUB..(b + 1) * block / SUB;
-                    scales[slots.clone()].copy_from_slice(&block_scales);
+                    scales[slots.clone()].copy_from_slice(block_scales);
                     if !mins.is_empty() {
-                        mins[slots].copy_from_slice(&block_mins);
+                        mins[slots].copy_from_slice(block_mins);
                     }
                 }
             },
@@ -252,27 +252,34 @@ impl Int8Matrix {
             // One feature check per band; everything below is inlined into AVX2 code.
             return pulp::Simd::vectorize(simd, || {
                 if self.packed.mins.is_empty() {
-                    self.band_with(
-                        x,
-                        first,
-                        column0,
-                        out,
-                        |w, x| kernels::avx2::dot::<false>(simd, w, x),
-                        |w, x| kernels::avx2::dot_one::<false>(simd, w, x),
-                    )
+                    self.band_avx2::<false>(simd, x, first, column0, out)
                 } else {
-                    self.band_with(
-                        x,
-                        first,
-                        column0,
-                        out,
-                        |w, x| kernels::avx2::dot::<true>(simd, w, x),
-                        |w, x| kernels::avx2::dot_one::<true>(simd, w, x),
-                    )
+                    self.band_avx2::<true>(simd, x, first, column0, out)
                 }
             });
         }
         self.band_with(x, first, column0, out, kernels::portable, kernels::portable_1x1)
+    }
+
+    /// [`Self::band_with`] on the AVX2 kernels, with or without minimums.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn band_avx2<const MINS: bool>(
+        &self,
+        simd: pulp::x86::V3,
+        x: &Packed,
+        first: usize,
+        column0: usize,
+        out: &mut [&mut [f32]],
+    ) {
+        self.band_with(
+            x,
+            first,
+            column0,
+            out,
+            |w, x| kernels::avx2::dot::<MINS>(simd, w, x),
+            |w, x| kernels::avx2::dot_one::<MINS>(simd, w, x),
+        )
     }
 
     #[inline(always)]
@@ -316,25 +323,28 @@ impl Int8Matrix {
 fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, sums: bool) -> Packed {
     let mut packed = Packed::with_rows(m, cols, sums);
     let block = rounding.block();
-    packed.rows_mut().zip(x.par_chunks(cols)).for_each(|((values, scales, mins), row)| {
-        let mut ints = vec![0i8; block];
-        for (b, block_values) in row.chunks_exact(block).enumerate() {
-            let scale = match rounding {
-                ActQuant::Q8_0 => quantize_q8_0(block_values, &mut ints),
-                ActQuant::Q8K => quantize_q8_k(block_values, &mut ints),
-            };
-            for (i, &v) in ints.iter().enumerate() {
-                values[position(b * block + i)] = v;
-            }
-            scales[b * block / SUB..(b + 1) * block / SUB].fill(scale);
-            if !mins.is_empty() {
-                for (p, piece) in ints.chunks_exact(SUB).enumerate() {
-                    let sum: i32 = piece.iter().map(|&v| i32::from(v)).sum();
-                    mins[b * block / SUB + p] = scale * sum as f32;
+    let rows = packed.rows_mut().zip(x.par_chunks(cols));
+    rows.for_each_init(
+        || vec![0i8; block],
+        |ints, ((values, scales, mins), row)| {
+            for (b, block_values) in row.chunks_exact(block).enumerate() {
+                let scale = match rounding {
+                    ActQuant::Q8_0 => quantize_q8_0(block_values, ints),
+                    ActQuant::Q8K => quantize_q8_k(block_values, ints),
+                };
+                for (i, &v) in ints.iter().enumerate() {
+                    values[position(b * block + i)] = v;
+                }
+                scales[b * block / SUB..(b + 1) * block / SUB].fill(scale);
+                if !mins.is_empty() {
+                    for (p, piece) in ints.chunks_exact(SUB).enumerate() {
+                        let sum: i32 = piece.iter().map(|&v| i32::from(v)).sum();
+                        mins[b * block / SUB + p] = scale * sum as f32;
+                    }
                 }
             }
-        }
-    });
+        },
+    );
     packed
 }
 
