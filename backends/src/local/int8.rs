@@ -11,10 +11,10 @@
 //!
 //! It is also what makes "stored" weights fast. On x86 with AVX2 a row is cut
 //! into *groups* of 128 values, and each 32-byte load holds 4 values of each
-//! of the group's 8 sixteen-value pieces, so that one `maddubs`/`madd` pair
-//! yields 8 i32 lanes, lane `l` a partial sum of piece `l`. After the group's
-//! four loads every lane holds its piece's whole sum, and a group costs one
-//! float conversion and one fused multiply-add with the 8 pieces' scales.
+//! of the group's 8 sixteen-value pieces, so that `maddubs`/`madd` yield 8 i32
+//! lanes, lane `l` a partial sum of piece `l`. After the group's four loads
+//! every lane holds its piece's whole sum, and a group costs one float
+//! conversion and one fused multiply-add with the 8 pieces' scales.
 //! A tile of 4 activation rows shares each weight load.
 //!
 //! ```text
@@ -24,20 +24,30 @@
 //! ```
 //!
 //! Weights and activations use the same layout, so the permutation inside a
-//! group cancels out of every dot product. Types with minimums (Q4_K, Q5_K)
-//! subtract `min × Σ activations` per piece, from each activation row's piece
-//! sums, as llama.cpp does with Q8_K's block sums.
+//! group cancels out of every dot product.
+//!
+//! `maddubs` multiplies unsigned bytes by signed ones. Q8_0 weights are
+//! signed, so its kernel multiplies `|w|` by `x` with `w`'s sign. The other
+//! types are stored as non-negative `q + offset` ([`super::widen::Encoding`]);
+//! their products need no sign step, and since the weights are small, two or
+//! four chunks' 16-bit products are added before widening to 32 bits. The
+//! offset's share, `offset × Σ x` per piece, is subtracted from the integer
+//! sums, so they are exactly those of the signed values. Types with minimums
+//! (Q4_K, Q5_K) subtract `min × Σ activations` per piece, from each activation
+//! row's piece sums, as llama.cpp does with Q8_K's block sums.
 
 use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
 use super::act_quant::{quantize_q8_0, quantize_q8_k, ActQuant};
-use super::widen::{has_mins, unpack, unpacks, SUB};
+use super::widen::{has_mins, unpack, unpacks, Encoding, SUB};
 
 const GROUP: usize = 128;
 /// Scale slots per group: one per 16-value piece, one per i32 lane.
 const GROUP_SCALES: usize = GROUP / SUB;
+/// Bytes per SIMD load: a group is four chunks.
+const CHUNK: usize = 32;
 /// Activation rows per kernel tile.
 const TILE_ROWS: usize = 4;
 /// Weight rows handled together, small enough to stay in L1 while every tile of activations passes.
@@ -45,6 +55,36 @@ const WEIGHT_CHUNK: usize = 16;
 /// Weight bytes beyond which a matrix is split by weight rows even for many
 /// activation rows: larger than the caches, it should be streamed once.
 const STREAMED_WEIGHTS: usize = 16 << 20;
+
+/// How a group's four chunks of products become 32-bit lane sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// Signed weights: `|w| × ±x` per chunk, each widened on its own.
+    Signed,
+    /// Unsigned weights of up to 5 bits: four chunks added in 16 bits, then widened.
+    Four,
+    /// Unsigned weights of up to 6 bits: two chunks added in 16 bits, twice.
+    Two,
+}
+
+/// Const-generic spellings of [`Kernel`].
+const SIGNED: u8 = 0;
+const FOUR: u8 = 1;
+const TWO: u8 = 2;
+
+impl Kernel {
+    fn for_encoding(encoding: Encoding) -> Self {
+        // A `maddubs` lane is two products of at most `max × 128` and must
+        // stay within i16, and so must the sum of the chunks added before widening.
+        let lane = |max: u8, chunks: i32| chunks * 2 * 128 * i32::from(max) <= i32::from(i16::MAX);
+        match encoding {
+            Encoding::Unsigned { max, .. } if lane(max, 4) => Kernel::Four,
+            Encoding::Unsigned { max, .. } if lane(max, 2) => Kernel::Two,
+            Encoding::Unsigned { max, .. } => unreachable!("no block type stores {max}-valued integers"),
+            Encoding::Signed => Kernel::Signed,
+        }
+    }
+}
 
 /// Rows of int8 values with a scale per 16-value piece, in the group layout.
 #[derive(Debug, Clone, Default)]
@@ -56,19 +96,23 @@ struct Packed {
     /// Per piece: for weights, the minimum to subtract (times the activation
     /// sum); for activations, `scale × Σ values`. Empty when not needed.
     mins: Vec<f32>,
+    /// Activations only, per piece: `offset × Σ values`, the share of the
+    /// weights' offset in an integer sum. Empty when the weights have none.
+    corrections: Vec<i32>,
 }
 
-/// One row of a [`Packed`].
+/// One row of a [`Packed`], cut into groups. `mins` and `corrections` are
+/// empty when the product does not need them.
 #[derive(Clone, Copy)]
 struct Row<'a> {
-    values: &'a [i8],
-    scales: &'a [f32],
-    /// Empty unless the product needs minimums.
-    mins: &'a [f32],
+    values: &'a [[[i8; CHUNK]; GROUP / CHUNK]],
+    scales: &'a [[f32; GROUP_SCALES]],
+    mins: &'a [[f32; GROUP_SCALES]],
+    corrections: &'a [[i32; GROUP_SCALES]],
 }
 
 impl Packed {
-    fn with_rows(rows: usize, cols: usize, mins: bool) -> Self {
+    fn with_rows(rows: usize, cols: usize, mins: bool, corrections: bool) -> Self {
         let padded = cols.div_ceil(GROUP) * GROUP;
         let slots = rows * padded / SUB;
         Packed {
@@ -76,6 +120,7 @@ impl Packed {
             values: vec![0; rows * padded],
             scales: vec![0.0; slots],
             mins: vec![0.0; slots * mins as usize],
+            corrections: vec![0; slots * corrections as usize],
         }
     }
 
@@ -84,32 +129,76 @@ impl Packed {
     }
 
     fn row(&self, r: usize) -> Row<'_> {
+        self.rows(r, 1)
+    }
+
+    /// Rows `r..r + count` as one [`Row`]: row `i`'s group `g` is group `i × groups + g`.
+    fn rows(&self, r: usize, count: usize) -> Row<'_> {
+        fn part<T>(v: &[T], r: usize, count: usize, slots: usize) -> &[T] {
+            if v.is_empty() {
+                v
+            } else {
+                &v[r * slots..(r + count) * slots]
+            }
+        }
         let slots = self.slots();
-        let mins = if self.mins.is_empty() { &[][..] } else { &self.mins[r * slots..(r + 1) * slots] };
         Row {
-            values: &self.values[r * self.padded..(r + 1) * self.padded],
-            scales: &self.scales[r * slots..(r + 1) * slots],
-            mins,
+            values: self.values[r * self.padded..(r + count) * self.padded].as_chunks().0.as_chunks().0,
+            scales: part(&self.scales, r, count, slots).as_chunks().0,
+            mins: part(&self.mins, r, count, slots).as_chunks().0,
+            corrections: part(&self.corrections, r, count, slots).as_chunks().0,
         }
     }
 
-    /// Each row's values, scales and mins (empty slices when there are none), in parallel.
-    fn rows_mut(&mut self) -> impl IndexedParallelIterator<Item = (&mut [i8], &mut [f32], &mut [f32])> {
+    /// Each row's values, scales, mins and corrections (empty slices when
+    /// there are none), in parallel.
+    fn rows_mut(&mut self) -> impl IndexedParallelIterator<Item = RowMut<'_>> {
         let (padded, slots) = (self.padded, self.slots());
         let rows = self.values.len() / padded.max(1);
-        let mins: Vec<&mut [f32]> = if self.mins.is_empty() {
-            (0..rows).map(|_| &mut [][..]).collect()
-        } else {
-            self.mins.chunks_mut(slots).collect()
-        };
-        self.values.par_chunks_mut(padded).zip(self.scales.par_chunks_mut(slots)).zip(mins).map(|((v, s), m)| (v, s, m))
+        fn split<T>(v: &mut [T], slots: usize, rows: usize) -> Vec<&mut [T]> {
+            if v.is_empty() {
+                (0..rows).map(|_| &mut [][..]).collect()
+            } else {
+                v.chunks_mut(slots).collect()
+            }
+        }
+        let mins = split(&mut self.mins, slots, rows);
+        let corrections = split(&mut self.corrections, slots, rows);
+        self.values
+            .par_chunks_mut(padded)
+            .zip(self.scales.par_chunks_mut(slots))
+            .zip(mins)
+            .zip(corrections)
+            .map(|(((values, scales), mins), corrections)| RowMut { values, scales, mins, corrections })
     }
+}
+
+/// One row of a [`Packed`] being written.
+struct RowMut<'a> {
+    values: &'a mut [i8],
+    scales: &'a mut [f32],
+    mins: &'a mut [f32],
+    corrections: &'a mut [i32],
 }
 
 /// Where value `i` of a row lives in the group layout.
 fn position(i: usize) -> usize {
     let (group, j) = (i / GROUP, i % GROUP);
     group * GROUP + (j % SUB / 4) * 32 + (j / SUB) * 4 + j % 4
+}
+
+/// Copies `natural` (whole groups, values in order) into `out` in the group
+/// layout, [`position`] four bytes at a time.
+fn interleave(natural: &[i8], out: &mut [i8]) {
+    for (src, dst) in natural.chunks_exact(GROUP).zip(out.chunks_exact_mut(GROUP)) {
+        for piece in 0..GROUP_SCALES {
+            for quad in 0..SUB / 4 {
+                let from = piece * SUB + quad * 4;
+                let to = position(from);
+                dst[to..to + 4].copy_from_slice(&src[from..from + 4]);
+            }
+        }
+    }
 }
 
 /// A weight matrix (`rows` outputs × `cols` inputs) multiplied with integer kernels.
@@ -119,6 +208,8 @@ pub struct Int8Matrix {
     cols: usize,
     /// How activations are rounded for this matrix's block type.
     activations: ActQuant,
+    encoding: Encoding,
+    kernel: Kernel,
     packed: Packed,
 }
 
@@ -135,25 +226,23 @@ impl Int8Matrix {
         }
         let data = tensor.data()?;
         let block_bytes = dtype.type_size();
-        let mut packed = Packed::with_rows(rows, cols, has_mins(dtype));
+        let mut packed = Packed::with_rows(rows, cols, has_mins(dtype), false);
+        let padded = packed.padded;
         packed.rows_mut().zip(data.par_chunks_exact(block_bytes * (cols / block))).for_each_init(
-            // One set of block buffers per rayon task, not per row (an output head has 262k rows).
-            || (vec![0i8; block], vec![0f32; block / SUB], vec![0f32; block / SUB]),
-            |(ints, block_scales, block_mins), ((values, scales, mins), row)| {
+            // Buffers per rayon task, not per row (an output head has 262k rows):
+            // the row in natural order, and minimums of types that have none.
+            || (vec![0i8; padded], vec![0f32; block / SUB]),
+            |(natural, no_mins), (out, row)| {
                 for (b, bytes) in row.chunks_exact(block_bytes).enumerate() {
-                    unpack(dtype, bytes, ints, block_scales, block_mins);
-                    for (i, &v) in ints.iter().enumerate() {
-                        values[position(b * block + i)] = v;
-                    }
                     let slots = b * block / SUB..(b + 1) * block / SUB;
-                    scales[slots.clone()].copy_from_slice(block_scales);
-                    if !mins.is_empty() {
-                        mins[slots].copy_from_slice(block_mins);
-                    }
+                    let mins = if out.mins.is_empty() { &mut no_mins[..] } else { &mut out.mins[slots.clone()] };
+                    unpack(dtype, bytes, &mut natural[b * block..(b + 1) * block], &mut out.scales[slots], mins);
                 }
+                interleave(natural, out.values);
             },
         );
-        Ok(Some(Int8Matrix { rows, cols, activations, packed }))
+        let encoding = Encoding::of(dtype);
+        Ok(Some(Int8Matrix { rows, cols, activations, encoding, kernel: Kernel::for_encoding(encoding), packed }))
     }
 
     /// Bytes held.
@@ -164,13 +253,16 @@ impl Int8Matrix {
     /// Row `r` as f32, exactly as stored (the embedding lookup).
     pub fn dequantize_row(&self, r: usize) -> Vec<f32> {
         let row = self.packed.row(r);
+        let (values, scales, mins) =
+            (row.values.as_flattened().as_flattened(), row.scales.as_flattened(), row.mins.as_flattened());
+        let offset = self.encoding.offset();
         (0..self.cols)
             .map(|i| {
-                let weight = f32::from(row.values[position(i)]) * row.scales[i / SUB];
-                if row.mins.is_empty() {
+                let weight = (i32::from(values[position(i)]) - offset) as f32 * scales[i / SUB];
+                if mins.is_empty() {
                     weight
                 } else {
-                    weight - row.mins[i / SUB]
+                    weight - mins[i / SUB]
                 }
             })
             .collect()
@@ -213,7 +305,8 @@ impl Int8Matrix {
 
     /// `x @ Wᵀ` for `m` rows of `cols` values; row-major `m × rows`.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let activations = quantize_rows(x, m, self.cols, self.activations, !self.packed.mins.is_empty());
+        let mins = !self.packed.mins.is_empty();
+        let activations = quantize_rows(x, m, self.cols, self.activations, mins, self.encoding.offset());
         let n = self.rows;
         let mut out = vec![0f32; m * n];
         if m == 0 || n == 0 {
@@ -249,22 +342,34 @@ impl Int8Matrix {
     fn band(&self, x: &Packed, first: usize, column0: usize, out: &mut [&mut [f32]]) {
         #[cfg(target_arch = "x86_64")]
         if let Some(simd) = pulp::x86::V3::try_new() {
-            // One feature check per band; everything below is inlined into AVX2 code.
-            return pulp::Simd::vectorize(simd, || {
-                if self.packed.mins.is_empty() {
-                    self.band_avx2::<false>(simd, x, first, column0, out)
-                } else {
-                    self.band_avx2::<true>(simd, x, first, column0, out)
+            let (offset, mins) = (!x.corrections.is_empty(), !x.mins.is_empty());
+            // One feature check per band; everything below is inlined into AVX2
+            // code, one copy per weight encoding in use (and one `vectorize`
+            // each: a closure holding several copies would be too large to inline).
+            match (self.kernel, offset, mins) {
+                (Kernel::Signed, false, false) => {
+                    return simd.vectorize(|| self.band_avx2::<SIGNED, false, false>(simd, x, first, column0, out))
                 }
-            });
+                (Kernel::Four, true, false) => {
+                    return simd.vectorize(|| self.band_avx2::<FOUR, true, false>(simd, x, first, column0, out))
+                }
+                (Kernel::Four, false, true) => {
+                    return simd.vectorize(|| self.band_avx2::<FOUR, false, true>(simd, x, first, column0, out))
+                }
+                (Kernel::Two, true, false) => {
+                    return simd.vectorize(|| self.band_avx2::<TWO, true, false>(simd, x, first, column0, out))
+                }
+                // No block type reads this way today; the portable kernels handle any.
+                _ => {}
+            }
         }
         self.band_with(x, first, column0, out, kernels::portable, kernels::portable_1x1)
     }
 
-    /// [`Self::band_with`] on the AVX2 kernels, with or without minimums.
+    /// [`Self::band_with`] on the AVX2 kernels for one weight encoding.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    fn band_avx2<const MINS: bool>(
+    fn band_avx2<const KERNEL: u8, const OFFSET: bool, const MINS: bool>(
         &self,
         simd: pulp::x86::V3,
         x: &Packed,
@@ -277,13 +382,13 @@ impl Int8Matrix {
             first,
             column0,
             out,
-            |w, x| kernels::avx2::dot::<MINS>(simd, w, x),
-            |w, x| kernels::avx2::dot_one::<MINS>(simd, w, x),
+            |w, x| kernels::avx2::dot::<KERNEL, OFFSET, MINS>(simd, w, x),
+            |w, x| kernels::avx2::dot_one::<KERNEL, OFFSET, MINS>(simd, w, x),
         )
     }
 
     #[inline(always)]
-    fn band_with<K: Fn(Row<'_>, [Row<'_>; TILE_ROWS]) -> [f32; TILE_ROWS], K1: Fn(Row<'_>, Row<'_>) -> f32>(
+    fn band_with<K: Fn(&Row<'_>, &Row<'_>) -> [f32; TILE_ROWS], K1: Fn(&Row<'_>, &Row<'_>) -> f32>(
         &self,
         x: &Packed,
         first: usize,
@@ -297,12 +402,11 @@ impl Int8Matrix {
             let chunk = chunk_start..(chunk_start + WEIGHT_CHUNK).min(width);
             let mut r = 0;
             while r + TILE_ROWS <= rows {
-                let xs: [Row<'_>; TILE_ROWS] = std::array::from_fn(|i| x.row(first + r + i));
+                let xs = x.rows(first + r, TILE_ROWS);
+                let [o0, o1, o2, o3] = &mut out[r..r + TILE_ROWS] else { unreachable!("a tile is {TILE_ROWS} rows") };
                 for c in chunk.clone() {
-                    let sums = dot(self.packed.row(column0 + c), xs);
-                    for (i, s) in sums.into_iter().enumerate() {
-                        out[r + i][c] = s;
-                    }
+                    let [s0, s1, s2, s3] = dot(&self.packed.row(column0 + c), &xs);
+                    (o0[c], o1[c], o2[c], o3[c]) = (s0, s1, s2, s3);
                 }
                 r += TILE_ROWS;
             }
@@ -310,7 +414,7 @@ impl Int8Matrix {
             for (r, row) in out.iter_mut().enumerate().skip(r) {
                 let xr = x.row(first + r);
                 for c in chunk.clone() {
-                    row[c] = dot_one(self.packed.row(column0 + c), xr);
+                    row[c] = dot_one(&self.packed.row(column0 + c), &xr);
                 }
             }
         }
@@ -319,61 +423,85 @@ impl Int8Matrix {
 
 /// Round `m` rows of `cols` activations to 8-bit blocks as llama.cpp does
 /// for the weights' type, in the group layout; with each piece's
-/// `scale × Σ values` when the weights have minimums.
-fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, sums: bool) -> Packed {
-    let mut packed = Packed::with_rows(m, cols, sums);
+/// `scale × Σ values` when the weights have minimums, and `offset × Σ values`
+/// when their integers are stored with an offset.
+fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, mins: bool, offset: i32) -> Packed {
+    let mut packed = Packed::with_rows(m, cols, mins, offset != 0);
     let block = rounding.block();
+    let padded = packed.padded;
     let rows = packed.rows_mut().zip(x.par_chunks(cols));
     rows.for_each_init(
-        || vec![0i8; block],
-        |ints, ((values, scales, mins), row)| {
+        || vec![0i8; padded],
+        |natural, (out, row)| {
             for (b, block_values) in row.chunks_exact(block).enumerate() {
+                let ints = &mut natural[b * block..(b + 1) * block];
                 let scale = match rounding {
                     ActQuant::Q8_0 => quantize_q8_0(block_values, ints),
                     ActQuant::Q8K => quantize_q8_k(block_values, ints),
                 };
-                for (i, &v) in ints.iter().enumerate() {
-                    values[position(b * block + i)] = v;
+                let slots = b * block / SUB..(b + 1) * block / SUB;
+                out.scales[slots.clone()].fill(scale);
+                if out.mins.is_empty() && out.corrections.is_empty() {
+                    continue;
                 }
-                scales[b * block / SUB..(b + 1) * block / SUB].fill(scale);
-                if !mins.is_empty() {
-                    for (p, piece) in ints.chunks_exact(SUB).enumerate() {
-                        let sum: i32 = piece.iter().map(|&v| i32::from(v)).sum();
-                        mins[b * block / SUB + p] = scale * sum as f32;
+                for (slot, piece) in slots.zip(ints.chunks_exact(SUB)) {
+                    let sum: i32 = piece.iter().map(|&v| i32::from(v)).sum();
+                    if !out.mins.is_empty() {
+                        out.mins[slot] = scale * sum as f32;
+                    }
+                    if !out.corrections.is_empty() {
+                        out.corrections[slot] = offset * sum;
                     }
                 }
             }
+            interleave(natural, out.values);
         },
     );
     packed
 }
 
-/// The dot products, with an AVX2 path and a portable one that computes the same sums.
+/// The dot products, with AVX2 paths and a portable one that computes the same sums.
 mod kernels {
-    use super::{Row, GROUP, GROUP_SCALES, TILE_ROWS};
+    use super::{Row, GROUP_SCALES, TILE_ROWS};
 
-    /// `TILE_ROWS` activation rows against one weight row, without SIMD.
-    pub fn portable(w: Row<'_>, x: [Row<'_>; TILE_ROWS]) -> [f32; TILE_ROWS] {
-        x.map(|x| portable_1x1(w, x))
+    /// `TILE_ROWS` activation rows (one [`Row`] over all of them) against one weight row, without SIMD.
+    pub fn portable(w: &Row<'_>, x: &Row<'_>) -> [f32; TILE_ROWS] {
+        let n = w.values.len();
+        fn part<T>(v: &[T], r: usize, n: usize) -> &[T] {
+            if v.is_empty() {
+                v
+            } else {
+                &v[r * n..(r + 1) * n]
+            }
+        }
+        std::array::from_fn(|r| {
+            let row = Row {
+                values: part(x.values, r, n),
+                scales: part(x.scales, r, n),
+                mins: part(x.mins, r, n),
+                corrections: part(x.corrections, r, n),
+            };
+            portable_1x1(w, &row)
+        })
     }
 
     /// One activation row against one weight row, without SIMD.
-    pub fn portable_1x1(w: Row<'_>, x: Row<'_>) -> f32 {
+    pub fn portable_1x1(w: &Row<'_>, x: &Row<'_>) -> f32 {
         let mut lanes = [0f32; GROUP_SCALES];
-        let groups = w.values.chunks_exact(GROUP).zip(x.values.chunks_exact(GROUP));
-        let scales = w.scales.chunks_exact(GROUP_SCALES).zip(x.scales.chunks_exact(GROUP_SCALES));
-        for (g, ((wg, xg), (wsg, xsg))) in groups.zip(scales).enumerate() {
+        for g in 0..w.values.len() {
             let mut sums = [0i32; GROUP_SCALES];
-            for (wc, xc) in wg.chunks_exact(32).zip(xg.chunks_exact(32)) {
+            for (wc, xc) in w.values[g].iter().zip(&x.values[g]) {
                 for (lane, sum) in sums.iter_mut().enumerate() {
                     *sum += (0..4).map(|i| i32::from(wc[4 * lane + i]) * i32::from(xc[4 * lane + i])).sum::<i32>();
                 }
             }
             for lane in 0..GROUP_SCALES {
-                lanes[lane] += sums[lane] as f32 * (wsg[lane] * xsg[lane]);
+                if !x.corrections.is_empty() {
+                    sums[lane] -= x.corrections[g][lane];
+                }
+                lanes[lane] += sums[lane] as f32 * (w.scales[g][lane] * x.scales[g][lane]);
                 if !w.mins.is_empty() {
-                    let slot = g * GROUP_SCALES + lane;
-                    lanes[lane] -= w.mins[slot] * x.mins[slot];
+                    lanes[lane] -= w.mins[g][lane] * x.mins[g][lane];
                 }
             }
         }
@@ -382,51 +510,84 @@ mod kernels {
 
     #[cfg(target_arch = "x86_64")]
     pub mod avx2 {
-        use super::{Row, GROUP, GROUP_SCALES, TILE_ROWS};
+        use super::super::{FOUR, SIGNED};
+        use super::{Row, TILE_ROWS};
         use pulp::bytemuck::cast;
         use pulp::x86::V3;
         use std::arch::x86_64::{__m256, __m256i};
 
-        /// A row cut into groups: values, scales, and mins (empty when `MINS` is false).
-        struct Groups<'a> {
-            values: &'a [[i8; GROUP]],
-            scales: &'a [[f32; GROUP_SCALES]],
-            mins: &'a [[f32; GROUP_SCALES]],
+        /// One group's four weight chunks, and for signed weights their magnitudes.
+        struct Weights {
+            chunks: [__m256i; 4],
+            magnitudes: [__m256i; 4],
         }
 
         #[inline(always)]
-        fn groups<const MINS: bool>(row: Row<'_>) -> Groups<'_> {
-            let g = Groups {
-                values: row.values.as_chunks::<GROUP>().0,
-                scales: row.scales.as_chunks::<GROUP_SCALES>().0,
-                mins: row.mins.as_chunks::<GROUP_SCALES>().0,
+        fn weights<const KERNEL: u8>(simd: V3, w: &Row<'_>, g: usize) -> Weights {
+            // No closures or array maps here: code outside the AVX2 context
+            // would take each vector through memory.
+            let c = &w.values[g];
+            let chunks: [__m256i; 4] = [cast(c[0]), cast(c[1]), cast(c[2]), cast(c[3])];
+            let a = simd.avx2;
+            let magnitudes = if KERNEL == SIGNED {
+                [
+                    a._mm256_sign_epi8(chunks[0], chunks[0]),
+                    a._mm256_sign_epi8(chunks[1], chunks[1]),
+                    a._mm256_sign_epi8(chunks[2], chunks[2]),
+                    a._mm256_sign_epi8(chunks[3], chunks[3]),
+                ]
+            } else {
+                chunks
             };
-            assert!(g.scales.len() == g.values.len() && (!MINS || g.mins.len() == g.values.len()));
-            g
+            Weights { chunks, magnitudes }
         }
 
-        /// The partial sums of one 32-byte chunk: `maddubs` multiplies unsigned by
-        /// signed bytes, so it gets |w| and x with w's sign; `madd` adds pairs into i32 lanes.
+        /// A group's 8 lane sums (one per 16-value piece) of weights times activations.
         #[inline(always)]
-        fn chunk(simd: V3, magnitude: __m256i, w: __m256i, x: &[i8; 32], ones: __m256i) -> __m256i {
-            let signed = simd.avx2._mm256_sign_epi8(cast(*x), w);
-            simd.avx2._mm256_madd_epi16(simd.avx2._mm256_maddubs_epi16(magnitude, signed), ones)
+        fn lane_sums<const KERNEL: u8>(simd: V3, w: &Weights, x: &[[i8; 32]; 4]) -> __m256i {
+            let a = simd.avx2;
+            let ones = simd.avx._mm256_set1_epi16(1);
+            let x: [__m256i; 4] = [cast(x[0]), cast(x[1]), cast(x[2]), cast(x[3])];
+            if KERNEL == SIGNED {
+                // maddubs takes |w| and x with w's sign; each chunk widens on its own.
+                let p0 = a._mm256_maddubs_epi16(w.magnitudes[0], a._mm256_sign_epi8(x[0], w.chunks[0]));
+                let p1 = a._mm256_maddubs_epi16(w.magnitudes[1], a._mm256_sign_epi8(x[1], w.chunks[1]));
+                let p2 = a._mm256_maddubs_epi16(w.magnitudes[2], a._mm256_sign_epi8(x[2], w.chunks[2]));
+                let p3 = a._mm256_maddubs_epi16(w.magnitudes[3], a._mm256_sign_epi8(x[3], w.chunks[3]));
+                let (p0, p1) = (a._mm256_madd_epi16(p0, ones), a._mm256_madd_epi16(p1, ones));
+                let (p2, p3) = (a._mm256_madd_epi16(p2, ones), a._mm256_madd_epi16(p3, ones));
+                a._mm256_add_epi32(a._mm256_add_epi32(p0, p1), a._mm256_add_epi32(p2, p3))
+            } else {
+                let p0 = a._mm256_maddubs_epi16(w.chunks[0], x[0]);
+                let p1 = a._mm256_maddubs_epi16(w.chunks[1], x[1]);
+                let p2 = a._mm256_maddubs_epi16(w.chunks[2], x[2]);
+                let p3 = a._mm256_maddubs_epi16(w.chunks[3], x[3]);
+                let (low, high) = (a._mm256_add_epi16(p0, p1), a._mm256_add_epi16(p2, p3));
+                if KERNEL == FOUR {
+                    a._mm256_madd_epi16(a._mm256_add_epi16(low, high), ones)
+                } else {
+                    a._mm256_add_epi32(a._mm256_madd_epi16(low, ones), a._mm256_madd_epi16(high, ones))
+                }
+            }
         }
 
-        /// Adds a group's lane sums, scaled, to `total`, less the minimums' share.
+        /// Adds a group's lane sums, less the offset's share, scaled, to
+        /// `total`, less the minimums' share.
         #[inline(always)]
-        fn fold<const MINS: bool>(
+        fn fold<const OFFSET: bool, const MINS: bool>(
             simd: V3,
             sums: __m256i,
-            w: &Groups<'_>,
-            x: &Groups<'_>,
+            w: &Row<'_>,
             g: usize,
+            x: &Row<'_>,
+            xg: usize,
             total: __m256,
         ) -> __m256 {
-            let scale = simd.avx._mm256_mul_ps(cast(w.scales[g]), cast(x.scales[g]));
+            let sums = if OFFSET { simd.avx2._mm256_sub_epi32(sums, cast(x.corrections[xg])) } else { sums };
+            let scale = simd.avx._mm256_mul_ps(cast(w.scales[g]), cast(x.scales[xg]));
             let total = simd.fma._mm256_fmadd_ps(simd.avx._mm256_cvtepi32_ps(sums), scale, total);
             if MINS {
-                simd.fma._mm256_fnmadd_ps(cast(w.mins[g]), cast(x.mins[g]), total)
+                simd.fma._mm256_fnmadd_ps(cast(w.mins[g]), cast(x.mins[xg]), total)
             } else {
                 total
             }
@@ -438,58 +599,53 @@ mod kernels {
             ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]))
         }
 
+        /// Checks once that `x` has what the kernel reads, so the loops index without checks.
+        #[inline(always)]
+        fn check<const OFFSET: bool, const MINS: bool>(w: &Row<'_>, x: &Row<'_>) {
+            let n = w.values.len();
+            assert!(x.values.len() == n && w.scales.len() == n && x.scales.len() == n);
+            assert!(!OFFSET || x.corrections.len() == n);
+            assert!(!MINS || (w.mins.len() == n && x.mins.len() == n));
+        }
+
         /// One activation row against one weight row (decoding).
         #[inline(always)]
-        pub fn dot_one<const MINS: bool>(simd: V3, w: Row<'_>, x: Row<'_>) -> f32 {
-            let (w, x) = (groups::<MINS>(w), groups::<MINS>(x));
-            assert!(x.values.len() == w.values.len());
-            let ones = simd.avx._mm256_set1_epi16(1);
+        pub fn dot_one<const KERNEL: u8, const OFFSET: bool, const MINS: bool>(
+            simd: V3,
+            w: &Row<'_>,
+            x: &Row<'_>,
+        ) -> f32 {
+            check::<OFFSET, MINS>(w, x);
             let mut total = simd.avx._mm256_setzero_ps();
             for g in 0..w.values.len() {
-                let (wc, xc) = (w.values[g].as_chunks::<32>().0, x.values[g].as_chunks::<32>().0);
-                let mut sum = simd.avx._mm256_setzero_si256();
-                for t in 0..4 {
-                    let wv: __m256i = cast(wc[t]);
-                    let magnitude = simd.avx2._mm256_sign_epi8(wv, wv);
-                    sum = simd.avx2._mm256_add_epi32(sum, chunk(simd, magnitude, wv, &xc[t], ones));
-                }
-                total = fold::<MINS>(simd, sum, &w, &x, g, total);
+                let sums = lane_sums::<KERNEL>(simd, &weights::<KERNEL>(simd, w, g), &x.values[g]);
+                total = fold::<OFFSET, MINS>(simd, sums, w, g, x, g, total);
             }
             horizontal_sum(total)
         }
 
-        /// Four activation rows against one weight row, a group at a time.
+        /// Four activation rows (one [`Row`] over all of them) against one
+        /// weight row, a group at a time.
         #[inline(always)]
-        pub fn dot<const MINS: bool>(simd: V3, w: Row<'_>, x: [Row<'_>; TILE_ROWS]) -> [f32; TILE_ROWS] {
-            let w = groups::<MINS>(w);
-            let [x0, x1, x2, x3] = x.map(groups::<MINS>);
+        pub fn dot<const KERNEL: u8, const OFFSET: bool, const MINS: bool>(
+            simd: V3,
+            w: &Row<'_>,
+            x: &Row<'_>,
+        ) -> [f32; TILE_ROWS] {
             let n = w.values.len();
-            assert!(x0.values.len() == n && x1.values.len() == n && x2.values.len() == n && x3.values.len() == n);
-            let ones = simd.avx._mm256_set1_epi16(1);
+            assert!(x.values.len() == TILE_ROWS * n && x.scales.len() == TILE_ROWS * n && w.scales.len() == n);
+            assert!(!OFFSET || x.corrections.len() == TILE_ROWS * n);
+            assert!(!MINS || (w.mins.len() == n && x.mins.len() == TILE_ROWS * n));
             let zero = simd.avx._mm256_setzero_ps();
             let (mut t0, mut t1, mut t2, mut t3) = (zero, zero, zero, zero);
             for g in 0..n {
-                let izero = simd.avx._mm256_setzero_si256();
-                let (mut a0, mut a1, mut a2, mut a3) = (izero, izero, izero, izero);
-                let (wc, c0, c1, c2, c3) = (
-                    w.values[g].as_chunks::<32>().0,
-                    x0.values[g].as_chunks::<32>().0,
-                    x1.values[g].as_chunks::<32>().0,
-                    x2.values[g].as_chunks::<32>().0,
-                    x3.values[g].as_chunks::<32>().0,
-                );
-                for t in 0..4 {
-                    let wv: __m256i = cast(wc[t]);
-                    let magnitude = simd.avx2._mm256_sign_epi8(wv, wv);
-                    a0 = simd.avx2._mm256_add_epi32(a0, chunk(simd, magnitude, wv, &c0[t], ones));
-                    a1 = simd.avx2._mm256_add_epi32(a1, chunk(simd, magnitude, wv, &c1[t], ones));
-                    a2 = simd.avx2._mm256_add_epi32(a2, chunk(simd, magnitude, wv, &c2[t], ones));
-                    a3 = simd.avx2._mm256_add_epi32(a3, chunk(simd, magnitude, wv, &c3[t], ones));
-                }
-                t0 = fold::<MINS>(simd, a0, &w, &x0, g, t0);
-                t1 = fold::<MINS>(simd, a1, &w, &x1, g, t1);
-                t2 = fold::<MINS>(simd, a2, &w, &x2, g, t2);
-                t3 = fold::<MINS>(simd, a3, &w, &x3, g, t3);
+                let wg = weights::<KERNEL>(simd, w, g);
+                // Row by row, each folded at once: fewer vectors live at a time.
+                let (g0, g1, g2, g3) = (g, n + g, 2 * n + g, 3 * n + g);
+                t0 = fold::<OFFSET, MINS>(simd, lane_sums::<KERNEL>(simd, &wg, &x.values[g0]), w, g, x, g0, t0);
+                t1 = fold::<OFFSET, MINS>(simd, lane_sums::<KERNEL>(simd, &wg, &x.values[g1]), w, g, x, g1, t1);
+                t2 = fold::<OFFSET, MINS>(simd, lane_sums::<KERNEL>(simd, &wg, &x.values[g2]), w, g, x, g2, t2);
+                t3 = fold::<OFFSET, MINS>(simd, lane_sums::<KERNEL>(simd, &wg, &x.values[g3]), w, g, x, g3, t3);
             }
             [horizontal_sum(t0), horizontal_sum(t1), horizontal_sum(t2), horizontal_sum(t3)]
         }
@@ -541,12 +697,38 @@ mod tests {
                 for (a, b) in ours.iter().zip(&exact) {
                     assert!((a - b).abs() <= 2e-5 * scale, "{dtype:?} ({m},{k},{n}): {a} vs {b}");
                 }
-                let packed_x = quantize_rows(&x, m, k, matrix.activations, !matrix.packed.mins.is_empty());
+                let mins = !matrix.packed.mins.is_empty();
+                let packed_x = quantize_rows(&x, m, k, matrix.activations, mins, matrix.encoding.offset());
                 let portable = (0..m)
                     .flat_map(|r| (0..n).map(move |c| (r, c)))
-                    .map(|(r, c)| kernels::portable(matrix.packed.row(c), [packed_x.row(r); TILE_ROWS])[0]);
+                    .map(|(r, c)| kernels::portable_1x1(&matrix.packed.row(c), &packed_x.row(r)));
                 for (a, b) in ours.iter().zip(portable) {
                     assert!((a - b).abs() <= 1e-5 * scale, "{dtype:?} portable: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_largest_stored_weights_against_full_scale_activations_do_not_overflow_16_bits() {
+        use GgmlDType::*;
+        // One strongly negative weight per 16 sets each block's scale, so the
+        // rest land on the largest stored integer; activations of one sign
+        // round to ±127. Every 16-bit partial sum is then as large as it gets.
+        let (m, k, n) = (5, 512, 8);
+        let w: Vec<f32> = (0..n * k).map(|i| if i % 16 == 0 { -1.0 } else { 0.97 }).collect();
+        for dtype in [Q8_0, Q4_0, Q5_0, Q4K, Q5K, Q6K] {
+            let w = QTensor::quantize(&Tensor::from_vec(w.clone(), (n, k), &Device::Cpu).unwrap(), dtype).unwrap();
+            let matrix = Int8Matrix::from_qtensor(&w).unwrap().unwrap();
+            if let Encoding::Unsigned { max, .. } = matrix.encoding {
+                let largest = matrix.packed.values.iter().max().copied();
+                assert_eq!(largest, Some(max as i8), "{dtype:?} does not reach its largest value");
+            }
+            for sign in [1.0, -1.0] {
+                let x = vec![sign; m * k];
+                let exact = reference(&w, &x, m, k);
+                for (a, b) in matrix.matmul(&x, m).iter().zip(&exact) {
+                    assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{dtype:?} x = {sign}: {a} vs {b}");
                 }
             }
         }

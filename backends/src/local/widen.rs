@@ -1,5 +1,5 @@
-//! Stored weight blocks read as signed bytes with a scale, and for some types
-//! a minimum, per 16 values.
+//! Stored weight blocks read as small integers with a scale, and for some
+//! types a minimum, per 16 values.
 //!
 //! Every block type here stores weights as `scale × q − min` with small
 //! integers `q`:
@@ -11,12 +11,18 @@
 //! | Q4_K, Q5_K | 256 | 0..15, 0..31 | 32 values (`d × 6-bit`) | `dmin × 6-bit`, per 32 |
 //! | Q6_K | 256 | −32..31 | 16 values (`d × i8`) | none |
 //!
-//! All of them fit a signed byte and a scale per 16 values, so one integer
-//! kernel ([`super::int8`]) multiplies them all. llama.cpp multiplies them
+//! All of them fit a byte and a scale per 16 values, so one family of integer
+//! kernels ([`super::int8`]) multiplies them all. llama.cpp multiplies them
 //! against activations rounded to 8-bit blocks with exact integer dot products
 //! (Q8_0 activations for the 32-value types, Q8_K for the K-quants), so the
 //! widened matrix gives the same integer sums as the original. The price is
 //! memory: a byte a weight, where Q4_K holds 4.5 bits.
+//!
+//! Apart from Q8_0, the integers are stored shifted to be non-negative
+//! (`q + offset`, see [`Encoding`]): an unsigned byte times a signed one is
+//! the one product x86 multiplies directly, and small unsigned weights let
+//! the kernels add several of them in 16 bits before widening. The offset
+//! comes back out exactly, as `offset × Σ activations` per piece in integers.
 
 use candle_core::quantized::GgmlDType;
 use half::f16;
@@ -30,15 +36,47 @@ pub fn unpacks(dtype: GgmlDType) -> bool {
     matches!(dtype, Q8_0 | Q4_0 | Q5_0 | Q4K | Q5K | Q6K)
 }
 
+/// How the kernels read a block type's stored integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Signed values in −127..=127, as stored (Q8_0).
+    Signed,
+    /// Values `q + offset` in `0..=max`: the weight is `scale × (value − offset) − min`.
+    Unsigned { max: u8, offset: u8 },
+}
+
+impl Encoding {
+    /// What [`unpack`] writes for `dtype`, one of the types it reads.
+    pub fn of(dtype: GgmlDType) -> Encoding {
+        use GgmlDType::*;
+        match dtype {
+            Q4_0 => Encoding::Unsigned { max: 15, offset: 8 },
+            Q5_0 => Encoding::Unsigned { max: 31, offset: 16 },
+            Q4K => Encoding::Unsigned { max: 15, offset: 0 },
+            Q5K => Encoding::Unsigned { max: 31, offset: 0 },
+            Q6K => Encoding::Unsigned { max: 63, offset: 32 },
+            _ => Encoding::Signed,
+        }
+    }
+
+    /// What is subtracted from a stored value to get `q`.
+    pub fn offset(self) -> i32 {
+        match self {
+            Encoding::Signed => 0,
+            Encoding::Unsigned { offset, .. } => i32::from(offset),
+        }
+    }
+}
+
 /// Whether `dtype`'s weights carry a minimum to subtract.
 pub fn has_mins(dtype: GgmlDType) -> bool {
     matches!(dtype, GgmlDType::Q4K | GgmlDType::Q5K)
 }
 
 /// One block of `dtype` (its raw bytes, `dtype.block_size()` values): writes
-/// the integers to `values`, and each 16 values' scale and minimum to `scales`
-/// and `mins` (the weights are `scale × value − min`). `dtype` must be one
-/// [`unpacks`] accepts.
+/// the integers to `values` as [`Encoding::of`] `dtype` says, and each 16
+/// values' scale and minimum to `scales` and `mins` (the weights are
+/// `scale × (value − offset) − min`). `dtype` must be one [`unpacks`] accepts.
 pub fn unpack(dtype: GgmlDType, block: &[u8], values: &mut [i8], scales: &mut [f32], mins: &mut [f32]) {
     match dtype {
         GgmlDType::Q8_0 | GgmlDType::Q4_0 | GgmlDType::Q5_0 => {
@@ -62,23 +100,25 @@ fn half_at(bytes: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
 }
 
-/// `block_q4_0` after its scale: 16 bytes, low nibbles are values 0..16, high nibbles 16..32.
+/// `block_q4_0` after its scale: 16 bytes, low nibbles are values 0..16, high
+/// nibbles 16..32; `q + 8`, as stored.
 fn unpack_q4_0(qs: &[u8], values: &mut [i8; 32]) {
     for (j, &byte) in qs.iter().enumerate() {
-        values[j] = (byte & 0x0F) as i8 - 8;
-        values[j + 16] = (byte >> 4) as i8 - 8;
+        values[j] = (byte & 0x0F) as i8;
+        values[j + 16] = (byte >> 4) as i8;
     }
 }
 
-/// `block_q5_0` after its scale: 4 bytes holding the fifth bit of each value, then nibbles as in Q4_0.
+/// `block_q5_0` after its scale: 4 bytes holding the fifth bit of each value,
+/// then nibbles as in Q4_0; `q + 16`, as stored.
 fn unpack_q5_0(rest: &[u8], values: &mut [i8; 32]) {
     let (high, qs) = rest.split_at(4);
     let high = u32::from_le_bytes([high[0], high[1], high[2], high[3]]);
     for (j, &byte) in qs.iter().enumerate() {
         let bit_low = ((high >> j) & 1) as u8;
         let bit_high = ((high >> (j + 16)) & 1) as u8;
-        values[j] = ((byte & 0x0F) | (bit_low << 4)) as i8 - 16;
-        values[j + 16] = ((byte >> 4) | (bit_high << 4)) as i8 - 16;
+        values[j] = ((byte & 0x0F) | (bit_low << 4)) as i8;
+        values[j + 16] = ((byte >> 4) | (bit_high << 4)) as i8;
     }
 }
 
@@ -113,7 +153,8 @@ fn unpack_q4_k_q5_k(five_bits: bool, block: &[u8], values: &mut [i8], scales: &m
     }
 }
 
-/// `block_q6_K`: 128 bytes of low nibbles, 64 bytes of high bit pairs, 16 signed scales, d.
+/// `block_q6_K`: 128 bytes of low nibbles, 64 bytes of high bit pairs, 16
+/// signed scales, d; values `q + 32`, as stored.
 fn unpack_q6_k(block: &[u8], values: &mut [i8], scales: &mut [f32], mins: &mut [f32]) {
     let (ql, rest) = block.split_at(128);
     let (qh, rest) = rest.split_at(64);
@@ -122,10 +163,10 @@ fn unpack_q6_k(block: &[u8], values: &mut [i8], scales: &mut [f32], mins: &mut [
     for half in 0..2 {
         let (ql, qh, out) = (&ql[64 * half..], &qh[32 * half..], &mut values[128 * half..]);
         for l in 0..32 {
-            out[l] = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i8 - 32;
-            out[l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
-            out[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
-            out[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
+            out[l] = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i8;
+            out[l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i8;
+            out[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8;
+            out[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8;
         }
     }
     for (scale, &s) in scales.iter_mut().zip(sc) {
@@ -153,10 +194,15 @@ mod tests {
             let data = quantized.data().unwrap();
             let n = dtype.block_size();
             let (mut ints, mut scales, mut mins) = (vec![0i8; n], vec![0f32; n / SUB], vec![0f32; n / SUB]);
+            let encoding = Encoding::of(dtype);
             let mut widened = Vec::new();
             for block in data.chunks_exact(dtype.type_size()) {
                 unpack(dtype, block, &mut ints, &mut scales, &mut mins);
-                widened.extend(ints.iter().enumerate().map(|(i, &q)| f32::from(q) * scales[i / SUB] - mins[i / SUB]));
+                if let Encoding::Unsigned { max, .. } = encoding {
+                    assert!(ints.iter().all(|&v| (0..=max as i8).contains(&v)), "{dtype:?}");
+                }
+                let q = |v: i8| (i32::from(v) - encoding.offset()) as f32;
+                widened.extend(ints.iter().enumerate().map(|(i, &v)| q(v) * scales[i / SUB] - mins[i / SUB]));
             }
             assert_eq!(widened, exact, "{dtype:?}");
             assert_eq!(has_mins(dtype), mins.iter().any(|&m| m != 0.0), "{dtype:?}");
