@@ -54,11 +54,22 @@ impl ActQuant {
         Tensor::from_vec(data, shape, x.device())
     }
 
-    /// Round one block in place.
-    pub fn round_block(self, block: &mut [f32]) {
+    /// One block (`self.block()` values) as llama.cpp stores it: writes the
+    /// integers to `values` and returns the scale.
+    pub fn quantize(self, block: &[f32], values: &mut [i8]) -> f32 {
         match self {
-            ActQuant::Q8_0 => round_q8_0(block),
-            ActQuant::Q8K => round_q8_k(block),
+            ActQuant::Q8_0 => quantize_q8_0(block, values),
+            ActQuant::Q8K => quantize_q8_k(block, values),
+        }
+    }
+
+    /// Round one block in place: the values llama.cpp's integers and scale stand for.
+    pub fn round_block(self, block: &mut [f32]) {
+        let mut values = [0i8; 256];
+        let values = &mut values[..block.len()];
+        let scale = self.quantize(block, values);
+        for (v, &q) in block.iter_mut().zip(values.iter()) {
+            *v = f32::from(q) * scale;
         }
     }
 }
@@ -86,7 +97,7 @@ impl CustomOp1 for RoundActivations {
 /// One block as llama.cpp's AVX2 `quantize_row_q8_0` stores it: writes the
 /// integers to `values` and returns the scale (f16, as f32). The multiplier is
 /// `127 / amax` (not `1 / d`) and rounding is to nearest even.
-pub fn quantize_q8_0(block: &[f32], values: &mut [i8]) -> f32 {
+fn quantize_q8_0(block: &[f32], values: &mut [i8]) -> f32 {
     let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
     let inverse = if amax != 0.0 { 127.0 / amax } else { 0.0 };
     for (q, &v) in values.iter_mut().zip(block) {
@@ -95,26 +106,10 @@ pub fn quantize_q8_0(block: &[f32], values: &mut [i8]) -> f32 {
     half::f16::from_f32(amax / 127.0).to_f32()
 }
 
-fn round_q8_0(block: &mut [f32]) {
-    let mut values = [0i8; 32];
-    let scale = quantize_q8_0(block, &mut values);
-    for (v, &q) in block.iter_mut().zip(&values) {
-        *v = f32::from(q) * scale;
-    }
-}
-
-fn round_q8_k(block: &mut [f32]) {
-    let mut values = [0i8; 256];
-    let scale = quantize_q8_k(block, &mut values[..block.len()]);
-    for (v, &q) in block.iter_mut().zip(&values) {
-        *v = f32::from(q) * scale;
-    }
-}
-
 /// One block as llama.cpp's `quantize_row_q8_K` stores it: writes the
 /// integers to `values` and returns the scale. The multiplier is `-127 / max`
 /// where `max` is the value of largest magnitude, sign included.
-pub fn quantize_q8_k(block: &[f32], values: &mut [i8]) -> f32 {
+fn quantize_q8_k(block: &[f32], values: &mut [i8]) -> f32 {
     let (mut amax, mut max) = (0f32, 0f32);
     for &v in block {
         if v.abs() > amax {
@@ -134,9 +129,10 @@ pub fn quantize_q8_k(block: &[f32], values: &mut [i8]) -> f32 {
     1.0 / iscale
 }
 
-/// Nearest integer, ties to even, for the `|x| <= 127` these blocks hold:
-/// adding and subtracting 1.5 × 2^23 rounds in the FPU's default mode and
-/// stays inline, where `f32::round_ties_even` is a libm call without SSE4.1.
+/// Nearest integer, ties to even, for `|x| < 2^22` (these blocks hold at
+/// most 127): adding and subtracting 1.5 × 2^23 rounds in the FPU's default
+/// mode and stays inline, where `f32::round_ties_even` is a libm call without SSE4.1.
+#[inline(always)]
 pub(super) fn round_ties_even(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     (x + MAGIC) - MAGIC
@@ -149,7 +145,7 @@ mod tests {
     #[test]
     fn q8_0_rounding_keeps_the_largest_value_and_snaps_the_rest() {
         let mut block: Vec<f32> = (0..32).map(|i| i as f32 / 10.0).collect();
-        round_q8_0(&mut block);
+        ActQuant::Q8_0.round_block(&mut block);
         let d = half::f16::from_f32(3.1 / 127.0).to_f32();
         assert!((block[31] - 127.0 * d).abs() < 1e-6);
         assert!(block.iter().all(|v| ((v / d) - (v / d).round()).abs() < 1e-3));
@@ -159,7 +155,7 @@ mod tests {
     fn q8_k_rounding_uses_the_signed_maximum() {
         let mut block = vec![0.5f32; 256];
         block[7] = -2.0;
-        round_q8_k(&mut block);
+        ActQuant::Q8K.round_block(&mut block);
         assert!((block[7] + 2.0).abs() < 1e-6);
         // 0.5 × 63.5 = 31.75 → 32 steps of 2/127.
         assert!((block[0] - 32.0 * 2.0 / 127.0).abs() < 1e-6);

@@ -13,6 +13,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor, D};
 use half::f16;
 use rayon::prelude::*;
 
+use super::act_quant::round_ties_even;
 use super::config::Activation;
 
 /// Elements per rayon task: big enough that scheduling is noise.
@@ -205,9 +206,8 @@ fn exp_approx(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Below this, e^x is under f32's smallest normal: flush to zero.
     let x = x.max(-87.0);
-    // Round to nearest by the add-and-subtract trick (no SSE4.1 round needed).
-    const MAGIC: f32 = 12_582_912.0; // 1.5 × 2^23
-    let n = (x * LOG2E + MAGIC) - MAGIC;
+    // Nearest integer without an SSE4.1 round instruction.
+    let n = round_ties_even(x * LOG2E);
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_1e-4;
     let p = p * r + 1.398_199_9e-3;

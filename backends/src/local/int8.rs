@@ -40,7 +40,7 @@ use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use super::act_quant::{quantize_q8_0, quantize_q8_k, ActQuant};
+use super::act_quant::ActQuant;
 use super::widen::{has_mins, unpack, unpacks, Encoding, SUB};
 
 const GROUP: usize = 128;
@@ -60,17 +60,17 @@ const STREAMED_WEIGHTS: usize = 16 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kernel {
     /// Signed weights: `|w| × ±x` per chunk, each widened on its own.
-    Signed,
+    Signed = 0,
     /// Unsigned weights of up to 5 bits: four chunks added in 16 bits, then widened.
-    Four,
+    Four = 1,
     /// Unsigned weights of up to 6 bits: two chunks added in 16 bits, twice.
-    Two,
+    Two = 2,
 }
 
-/// Const-generic spellings of [`Kernel`].
-const SIGNED: u8 = 0;
-const FOUR: u8 = 1;
-const TWO: u8 = 2;
+/// Const-generic spellings of [`Kernel`] (const generics take integers, not enums).
+const SIGNED: u8 = Kernel::Signed as u8;
+const FOUR: u8 = Kernel::Four as u8;
+const TWO: u8 = Kernel::Two as u8;
 
 impl Kernel {
     fn for_encoding(encoding: Encoding) -> Self {
@@ -87,7 +87,7 @@ impl Kernel {
 }
 
 /// Rows of int8 values with a scale per 16-value piece, in the group layout.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Packed {
     /// Row length after padding to whole groups.
     padded: usize,
@@ -435,10 +435,7 @@ fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, mins: boo
         |natural, (out, row)| {
             for (b, block_values) in row.chunks_exact(block).enumerate() {
                 let ints = &mut natural[b * block..(b + 1) * block];
-                let scale = match rounding {
-                    ActQuant::Q8_0 => quantize_q8_0(block_values, ints),
-                    ActQuant::Q8K => quantize_q8_k(block_values, ints),
-                };
+                let scale = rounding.quantize(block_values, ints);
                 let slots = b * block / SUB..(b + 1) * block / SUB;
                 out.scales[slots.clone()].fill(scale);
                 if out.mins.is_empty() && out.corrections.is_empty() {

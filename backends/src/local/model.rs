@@ -211,9 +211,9 @@ impl Model {
         if self.config.scale_embeddings {
             x = (x * (self.config.hidden_size as f64).sqrt())?;
         }
-        let global_mask = self.mask(seq, offset, None)?;
+        let global_mask = additive_mask(seq, offset, None, &self.device)?;
         let local_mask = match self.config.sliding_window {
-            Some(window) => Some(self.mask(seq, offset, Some(window))?),
+            Some(window) => Some(additive_mask(seq, offset, Some(window), &self.device)?),
             None => None,
         };
         for (i, layer) in self.layers.iter().enumerate() {
@@ -236,11 +236,6 @@ impl Model {
 
     fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
         candle_nn::ops::rms_norm(&x.contiguous()?, weight, self.config.rms_norm_eps as f32)
-    }
-
-    /// Additive mask `(seq, offset + seq)`: 0 where a query may attend, -inf elsewhere.
-    fn mask(&self, seq: usize, offset: usize, window: Option<usize>) -> candle_core::Result<Tensor> {
-        additive_mask(seq, offset, window, &self.device)
     }
 
     fn layer(
@@ -325,7 +320,7 @@ fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// Which keys each query may attend to: the additive `mask` `(seq, offset + seq)`
-/// built by [`Model::mask`] for these queries, and what it was built from.
+/// built by [`additive_mask`] for these queries, and what it was built from.
 struct Visible<'a> {
     mask: &'a Tensor,
     offset: usize,

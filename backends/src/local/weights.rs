@@ -57,8 +57,9 @@ impl WeightsMode {
 #[derive(Debug, Clone)]
 enum Matrix {
     /// candle's products: f32/f16 tensors through GEMM, K-quant blocks
-    /// through its integer kernels (ports of llama.cpp's).
-    Candle(QMatMul),
+    /// through its integer kernels (ports of llama.cpp's). `round`: round
+    /// activations first as llama.cpp does for the stored block type.
+    Candle { matmul: QMatMul, round: Option<ActQuant> },
     /// Blocks of small integers through evalkit's integer kernels (see [`super::widen`]).
     Int8(Arc<Int8Matrix>),
 }
@@ -68,17 +69,15 @@ enum Matrix {
 pub struct Linear {
     weight: Matrix,
     bias: Option<Tensor>,
-    /// Round activations as llama.cpp does for this weight's stored block type.
-    act_quant: Option<ActQuant>,
 }
 
 impl Linear {
     /// `x @ W^T + b`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = match (&self.weight, self.act_quant) {
-            (Matrix::Int8(matrix), _) => matrix.forward(x)?,
-            (Matrix::Candle(weight), Some(q)) => candle_core::Module::forward(weight, &q.apply(x)?)?,
-            (Matrix::Candle(weight), None) => candle_core::Module::forward(weight, x)?,
+        let y = match &self.weight {
+            Matrix::Int8(matrix) => matrix.forward(x)?,
+            Matrix::Candle { matmul, round: Some(q) } => candle_core::Module::forward(matmul, &q.apply(x)?)?,
+            Matrix::Candle { matmul, round: None } => candle_core::Module::forward(matmul, x)?,
         };
         match &self.bias {
             Some(bias) => y.broadcast_add(bias),
@@ -91,7 +90,6 @@ impl Linear {
 #[derive(Debug, Clone)]
 pub struct Embedding {
     table: Matrix,
-    act_quant: Option<ActQuant>,
 }
 
 impl Embedding {
@@ -99,13 +97,13 @@ impl Embedding {
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         match &self.table {
             Matrix::Int8(matrix) => matrix.embedding(ids),
-            Matrix::Candle(table) => table.embedding(ids),
+            Matrix::Candle { matmul, .. } => matmul.embedding(ids),
         }
     }
 
     /// The same matrix as an output projection (tied embeddings).
     pub fn as_linear(&self) -> Linear {
-        Linear { weight: self.table.clone(), bias: None, act_quant: self.act_quant }
+        Linear { weight: self.table.clone(), bias: None }
     }
 }
 
@@ -165,14 +163,12 @@ impl<'a> Loader<'a> {
     pub fn linear(&mut self, name: &str) -> Result<Linear, LoadError> {
         let bias_name = name.replace(".weight", ".bias");
         let bias = if self.contains(&bias_name) { Some(self.dense(&bias_name)?) } else { None };
-        let (weight, act_quant) = self.matrix(name)?;
-        Ok(Linear { weight, bias, act_quant })
+        Ok(Linear { weight: self.matrix(name)?, bias })
     }
 
     /// The token embedding table.
     pub fn embedding(&mut self, name: &str) -> Result<Embedding, LoadError> {
-        let (table, act_quant) = self.matrix(name)?;
-        Ok(Embedding { table, act_quant })
+        Ok(Embedding { table: self.matrix(name)? })
     }
 
     /// A small tensor (norm weights, biases) as f32.
@@ -199,7 +195,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn matrix(&mut self, name: &str) -> Result<(Matrix, Option<ActQuant>), LoadError> {
+    fn matrix(&mut self, name: &str) -> Result<Matrix, LoadError> {
         let err = |e| tensor_error(name, e);
         match self.source {
             WeightSource::Gguf { .. } => {
@@ -221,7 +217,7 @@ impl<'a> Loader<'a> {
                         QMatMul::TensorF16(t)
                     }
                 };
-                Ok((Matrix::Candle(matmul), None))
+                Ok(Matrix::Candle { matmul, round: None })
             }
             WeightSource::Safetensors { .. } => {
                 let t = self.hf_tensor(name)?;
@@ -238,7 +234,7 @@ impl<'a> Loader<'a> {
                         QMatMul::Tensor(t)
                     }
                 };
-                Ok((Matrix::Candle(matmul), None))
+                Ok(Matrix::Candle { matmul, round: None })
             }
         }
     }
@@ -251,19 +247,18 @@ impl<'a> Loader<'a> {
     /// by GEMM: candle's K-quant kernels are faster for decoding but round
     /// activations differently, enough to flip near-tied greedy tokens that
     /// llama.cpp picks the other way.
-    fn stored(&mut self, name: &str, qtensor: QTensor) -> Result<(Matrix, Option<ActQuant>), LoadError> {
+    fn stored(&mut self, name: &str, qtensor: QTensor) -> Result<Matrix, LoadError> {
         let err = |e| tensor_error(name, e);
         let dtype = qtensor.dtype();
         if self.device.is_cpu() {
             if let Some(matrix) = Int8Matrix::from_qtensor(&qtensor).map_err(err)? {
                 self.loaded.bytes += matrix.size_in_bytes() as u64;
-                return Ok((Matrix::Int8(Arc::new(matrix)), None));
+                return Ok(Matrix::Int8(Arc::new(matrix)));
             }
         }
-        let act_quant = ActQuant::for_weights(dtype);
         let t = qtensor.dequantize(&self.device).map_err(err)?;
         self.loaded.bytes += (t.elem_count() * 4) as u64;
-        Ok((Matrix::Candle(QMatMul::Tensor(t)), act_quant))
+        Ok(Matrix::Candle { matmul: QMatMul::Tensor(t), round: ActQuant::for_weights(dtype) })
     }
 
     fn qtensor(&mut self, name: &str) -> Result<QTensor, LoadError> {
