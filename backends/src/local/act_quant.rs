@@ -1,5 +1,6 @@
 //! llama.cpp quantizes activations before every quantized matrix product
-//! (to Q8_0 blocks for Q4_0/Q5_0/Q8_0 weights, Q8_K blocks for K-quants) and
+//! (to Q8_0 blocks for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K
+//! blocks for K-quants) and
 //! multiplies integers. Rounding activations the same way before an f32
 //! product with the exactly dequantized weights gives the same numbers, up to
 //! summation order.
@@ -13,6 +14,9 @@ use rayon::prelude::*;
 pub enum ActQuant {
     /// 32 values, scale `amax / 127` stored as f16.
     Q8_0,
+    /// Q8_0's values and scale, plus the block's sum `d × Σ q` stored as f16,
+    /// which multiplies the weights' minimum.
+    Q8_1,
     /// 256 values, scale `-max / 127` stored as f32 (max: the value of largest magnitude).
     Q8K,
 }
@@ -22,7 +26,8 @@ impl ActQuant {
     pub fn for_weights(dtype: GgmlDType) -> Option<Self> {
         use GgmlDType::*;
         match dtype {
-            Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q8_1 => Some(ActQuant::Q8_0),
+            Q4_0 | Q5_0 | Q8_0 => Some(ActQuant::Q8_0),
+            Q4_1 | Q5_1 | Q8_1 => Some(ActQuant::Q8_1),
             Q2K | Q3K | Q4K | Q5K | Q6K | Q8K => Some(ActQuant::Q8K),
             _ => None,
         }
@@ -31,7 +36,7 @@ impl ActQuant {
     /// Values per block.
     pub fn block(self) -> usize {
         match self {
-            ActQuant::Q8_0 => 32,
+            ActQuant::Q8_0 | ActQuant::Q8_1 => 32,
             ActQuant::Q8K => 256,
         }
     }
@@ -58,8 +63,31 @@ impl ActQuant {
     /// integers to `values` and returns the scale.
     pub fn quantize(self, block: &[f32], values: &mut [i8]) -> f32 {
         match self {
-            ActQuant::Q8_0 => quantize_q8_0(block, values),
+            ActQuant::Q8_0 | ActQuant::Q8_1 => quantize_q8_0(block, values),
             ActQuant::Q8K => quantize_q8_k(block, values),
+        }
+    }
+
+    /// What multiplies the weights' minimums, per piece of `block.len() /
+    /// out.len()` values, for a block [`Self::quantize`] turned into `values`
+    /// and `scale`: `scale × Σ values` per piece (Q8_K's `bsums`), or for
+    /// Q8_1 the whole block's f16 sum in the first piece and zeros after it
+    /// (Q4_1/Q5_1 have one minimum per block).
+    pub fn sums_for_minimums(self, block: &[f32], values: &[i8], scale: f32, out: &mut [f32]) {
+        let piece = values.len() / out.len().max(1);
+        let sum = |v: &[i8]| v.iter().map(|&q| i32::from(q)).sum::<i32>();
+        match self {
+            ActQuant::Q8_1 => {
+                // `quantize_row_q8_1` multiplies by the unrounded `amax / 127`.
+                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+                out.fill(0.0);
+                out[0] = half::f16::from_f32(amax / 127.0 * sum(values) as f32).to_f32();
+            }
+            ActQuant::Q8_0 | ActQuant::Q8K => {
+                for (o, p) in out.iter_mut().zip(values.chunks_exact(piece)) {
+                    *o = scale * sum(p) as f32;
+                }
+            }
         }
     }
 

@@ -1,10 +1,10 @@
 //! Integer matrix products for weights stored as small integers with a scale
-//! (and for some types a minimum) per 16 values: Q8_0, Q4_0, Q5_0, Q4_K, Q5_K
-//! and Q6_K, read exactly by [`super::widen`].
+//! (and for some types a minimum) per 16 values: Q8_0, Q4_0, Q5_0, Q4_1, Q5_1,
+//! Q2_K, Q3_K, Q4_K, Q5_K and Q6_K, read exactly by [`super::widen`].
 //!
 //! This is llama.cpp's arithmetic for these types: activations are rounded to
-//! 8-bit blocks (`quantize_row_q8_0` for the 32-value types, `quantize_row_q8_K`
-//! for K-quants), each pair of 16-value pieces gives an exact integer sum, and
+//! 8-bit blocks (`quantize_row_q8_0`, or `quantize_row_q8_1` for Q4_1/Q5_1,
+//! for the 32-value types, `quantize_row_q8_K` for K-quants), each pair of 16-value pieces gives an exact integer sum, and
 //! the sums are scaled by both sides' scales and added in f32. Only the order
 //! and grouping of those f32 operations differ, so the results agree with
 //! llama.cpp to float rounding, not just approximately.
@@ -33,8 +33,8 @@
 //! four chunks' 16-bit products are added before widening to 32 bits. The
 //! offset's share, `offset × Σ x` per piece, is subtracted from the integer
 //! sums, so they are exactly those of the signed values. Types with minimums
-//! (Q4_K, Q5_K) subtract `min × Σ activations` per piece, from each activation
-//! row's piece sums, as llama.cpp does with Q8_K's block sums.
+//! (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) subtract `min × Σ activations` per piece,
+//! as llama.cpp does with Q8_K's block sums and Q8_1's f16 block sum.
 
 use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
@@ -422,9 +422,9 @@ impl Int8Matrix {
 }
 
 /// Round `m` rows of `cols` activations to 8-bit blocks as llama.cpp does
-/// for the weights' type, in the group layout; with each piece's
-/// `scale × Σ values` when the weights have minimums, and `offset × Σ values`
-/// when their integers are stored with an offset.
+/// for the weights' type, in the group layout; with what multiplies the
+/// minimums when the weights have them ([`ActQuant::sums_for_minimums`]), and
+/// `offset × Σ values` per piece when their integers are stored with an offset.
 fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, mins: bool, offset: i32) -> Packed {
     let mut packed = Packed::with_rows(m, cols, mins, offset != 0);
     let block = rounding.block();
@@ -438,16 +438,12 @@ fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, mins: boo
                 let scale = rounding.quantize(block_values, ints);
                 let slots = b * block / SUB..(b + 1) * block / SUB;
                 out.scales[slots.clone()].fill(scale);
-                if out.mins.is_empty() && out.corrections.is_empty() {
-                    continue;
+                if !out.mins.is_empty() {
+                    rounding.sums_for_minimums(block_values, ints, scale, &mut out.mins[slots.clone()]);
                 }
-                for (slot, piece) in slots.zip(ints.chunks_exact(SUB)) {
-                    let sum: i32 = piece.iter().map(|&v| i32::from(v)).sum();
-                    if !out.mins.is_empty() {
-                        out.mins[slot] = scale * sum as f32;
-                    }
-                    if !out.corrections.is_empty() {
-                        out.corrections[slot] = offset * sum;
+                if !out.corrections.is_empty() {
+                    for (correction, piece) in out.corrections[slots].iter_mut().zip(ints.chunks_exact(SUB)) {
+                        *correction = offset * piece.iter().map(|&v| i32::from(v)).sum::<i32>();
                     }
                 }
             }
@@ -655,18 +651,53 @@ mod tests {
     use candle_core::quantized::GgmlDType;
 
     /// Activations rounded by [`ActQuant`] (not the packing code), times the
-    /// exactly dequantized weights, in f64.
+    /// exactly dequantized weights, in f64. For Q4_1/Q5_1 the minimum's share
+    /// is llama.cpp's `m × s`, where `s` is the activation block's sum stored
+    /// in f16 by `quantize_row_q8_1` (read here from the raw weight blocks and
+    /// recomputed from the activations, not by the code under test).
     fn reference(w: &QTensor, x: &[f32], m: usize, k: usize) -> Vec<f32> {
         let rounding = ActQuant::for_weights(w.dtype()).unwrap();
         let mut rounded = x.to_vec();
         rounded.chunks_mut(rounding.block()).for_each(|b| rounding.round_block(b));
         let weights = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        let q8_1 = rounding == ActQuant::Q8_1;
+        // Per weight row, each 32-value block's minimum `m` (bytes 2..4 of `block_q4_1`/`block_q5_1`).
+        let minimums: Vec<Vec<f64>> = if q8_1 {
+            let data = w.data().unwrap();
+            let block_bytes = w.dtype().type_size();
+            data.chunks_exact(block_bytes * k / 32)
+                .map(|row| {
+                    row.chunks_exact(block_bytes).map(|b| f64::from(half::f16::from_le_bytes([b[2], b[3]]))).collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         (0..m)
             .flat_map(|r| {
                 let row = &rounded[r * k..(r + 1) * k];
+                // Per activation block: its rounded sum and `f16(amax / 127 × Σ q)`.
+                let sums: Vec<(f64, f64)> = x[r * k..(r + 1) * k]
+                    .chunks(32)
+                    .zip(row.chunks(32))
+                    .map(|(original, rounded)| {
+                        let amax = original.iter().fold(0f32, |a, v| a.max(v.abs()));
+                        let ints: i32 = original.iter().map(|v| (v * 127.0 / amax).round_ties_even() as i32).sum();
+                        let stored = half::f16::from_f32(amax / 127.0 * ints as f32);
+                        (rounded.iter().map(|&v| f64::from(v)).sum(), f64::from(stored))
+                    })
+                    .collect();
                 weights
                     .iter()
-                    .map(|wr| wr.iter().zip(row).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>() as f32)
+                    .enumerate()
+                    .map(|(c, wr)| {
+                        let mut dot = wr.iter().zip(row).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>();
+                        if q8_1 {
+                            dot +=
+                                minimums[c].iter().zip(&sums).map(|(m, (rounded, s))| m * (s - rounded)).sum::<f64>();
+                        }
+                        dot as f32
+                    })
                     .collect::<Vec<_>>()
             })
             .collect()
@@ -678,7 +709,7 @@ mod tests {
         // 96 columns: one whole group plus a padded partial one. Decoding-sized
         // (1 row) and tiled (5 or more rows, with leftovers) products both run.
         let shapes = [(1, 96, 70), (5, 96, 33), (9, 256, 8), (13, 64, 300), (1, 512, 40), (7, 768, 19)];
-        for dtype in [Q8_0, Q4_0, Q5_0, Q4K, Q5K, Q6K] {
+        for dtype in [Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2K, Q3K, Q4K, Q5K, Q6K] {
             for (m, k, n) in shapes {
                 if k % dtype.block_size() != 0 {
                     continue;
@@ -714,7 +745,7 @@ mod tests {
         // round to ±127. Every 16-bit partial sum is then as large as it gets.
         let (m, k, n) = (5, 512, 8);
         let w: Vec<f32> = (0..n * k).map(|i| if i % 16 == 0 { -1.0 } else { 0.97 }).collect();
-        for dtype in [Q8_0, Q4_0, Q5_0, Q4K, Q5K, Q6K] {
+        for dtype in [Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q2K, Q3K, Q4K, Q5K, Q6K] {
             let w = QTensor::quantize(&Tensor::from_vec(w.clone(), (n, k), &Device::Cpu).unwrap(), dtype).unwrap();
             let matrix = Int8Matrix::from_qtensor(&w).unwrap().unwrap();
             if let Encoding::Unsigned { max, .. } = matrix.encoding {
@@ -750,7 +781,8 @@ mod tests {
 
     #[test]
     fn rows_dequantize_exactly() {
-        for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::Q6K] {
+        use GgmlDType::*;
+        for dtype in [Q8_0, Q4_1, Q2K, Q3K, Q4K, Q6K] {
             let w: Vec<f32> = (0..3 * 256).map(|i| (i as f32 - 90.0) / 13.0).collect();
             let q = QTensor::quantize(&Tensor::from_vec(w, (3, 256), &Device::Cpu).unwrap(), dtype).unwrap();
             let matrix = Int8Matrix::from_qtensor(&q).unwrap().unwrap();
@@ -764,7 +796,7 @@ mod tests {
     #[test]
     fn other_block_types_are_left_to_the_caller() {
         let w = Tensor::zeros((4, 256), DType::F32, &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&w, GgmlDType::Q3K).unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::F16).unwrap();
         assert!(Int8Matrix::from_qtensor(&q).unwrap().is_none());
     }
 }

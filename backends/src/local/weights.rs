@@ -24,10 +24,11 @@ use super::LoadError;
 #[serde(rename_all = "snake_case")]
 pub enum WeightsMode {
     /// The file's quantized values exactly, computed the way llama.cpp's CPU
-    /// backend computes them: activations rounded to Q8_0/Q8_K blocks before
-    /// each quantized product, queries, keys and values to f16, GELU inputs
-    /// to f16. The weights are held dequantized (exactly) in f32 so the
-    /// products run through fast f32 GEMM. Safetensors load as f32.
+    /// backend computes them: activations rounded to Q8_0/Q8_1/Q8_K blocks
+    /// before each quantized product, queries, keys and values to f16, GELU
+    /// inputs to f16. Common block types run on evalkit's integer kernels
+    /// (`int8.rs`); others are held dequantized (exactly) in f32 for f32
+    /// GEMM. Safetensors load as f32.
     #[default]
     Stored,
     /// Kept quantized in memory and multiplied by candle's quantized kernels:
