@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn accumulates_stream_chunks() {
         let mut acc = StreamAccumulator::default();
-        assert!(acc.push(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#).unwrap() == false);
+        assert!(!acc.push(r#"{"choices":[{"delta":{"role":"assistant"}}]}"#).unwrap());
         assert!(acc.push(r#"{"choices":[{"delta":{"content":"Pa"}}]}"#).unwrap());
         assert!(acc.push(r#"{"choices":[{"delta":{"content":"ris"},"finish_reason":"stop"}]}"#).unwrap());
         assert!(!acc.push(r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#).unwrap());
