@@ -1,15 +1,71 @@
 //! llama.cpp quantizes activations before every quantized matrix product
 //! (to Q8_0 blocks for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K
-//! blocks for K-quants) and
-//! multiplies integers. Rounding activations the same way before an f32
-//! product with the exactly dequantized weights gives the same numbers, up to
-//! summation order.
+//! blocks for K-quants) and multiplies integers; before a product with f16 or
+//! bf16 weights it rounds them to f16 or bf16. Rounding activations the same
+//! way before an f32 product with the exactly converted weights gives the same
+//! numbers, up to summation order.
 
 use candle_core::quantized::GgmlDType;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-/// The activation block format llama.cpp pairs with a weight block type.
+/// What llama.cpp turns activations into before a product with weights of a
+/// given type (its `vec_dot_type`), kept as the f32 values that stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// 8-bit blocks with a scale (quantized weights).
+    Blocks(ActQuant),
+    /// Every value to f16, to nearest even (F16 weights).
+    F16,
+    /// Every value to bf16, to nearest even (BF16 weights).
+    Bf16,
+}
+
+impl Rounding {
+    /// For weights stored as `dtype`; `None` for f32 weights (no rounding).
+    pub fn for_weights(dtype: GgmlDType) -> Option<Self> {
+        match dtype {
+            GgmlDType::F16 => Some(Rounding::F16),
+            GgmlDType::BF16 => Some(Rounding::Bf16),
+            other => ActQuant::for_weights(other).map(Rounding::Blocks),
+        }
+    }
+
+    /// Values rounded together.
+    fn block(self) -> usize {
+        match self {
+            Rounding::Blocks(q) => q.block(),
+            Rounding::F16 | Rounding::Bf16 => 1,
+        }
+    }
+
+    /// Whole blocks of values, in place.
+    fn round(self, values: &mut [f32]) {
+        match self {
+            Rounding::Blocks(q) => values.chunks_mut(q.block()).for_each(|b| q.round_block(b)),
+            Rounding::F16 => values.iter_mut().for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
+            Rounding::Bf16 => values.iter_mut().for_each(|v| *v = half::bf16::from_f32(*v).to_f32()),
+        }
+    }
+
+    /// Round `x` (any shape) as llama.cpp would; a tensor whose last dimension
+    /// is not a whole number of blocks is returned as it is.
+    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let shape = x.shape().clone();
+        if shape.dims().last().is_none_or(|&k| k % self.block() != 0) {
+            return Ok(x.clone());
+        }
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            // One parallel pass over the storage, no round trip through a Vec.
+            return x.contiguous()?.apply_op1_no_bwd(&RoundActivations(self));
+        }
+        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
+        self.round(&mut data);
+        Tensor::from_vec(data, shape, x.device())
+    }
+}
+
+/// The 8-bit activation block format llama.cpp pairs with a weight block type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActQuant {
     /// 32 values, scale `amax / 127` stored as f16.
@@ -22,7 +78,7 @@ pub enum ActQuant {
 }
 
 impl ActQuant {
-    /// For weights stored as `dtype`; `None` for float weights (no activation rounding).
+    /// For weights stored as `dtype`; `None` for float weights.
     pub fn for_weights(dtype: GgmlDType) -> Option<Self> {
         use GgmlDType::*;
         match dtype {
@@ -39,24 +95,6 @@ impl ActQuant {
             ActQuant::Q8_0 | ActQuant::Q8_1 => 32,
             ActQuant::Q8K => 256,
         }
-    }
-
-    /// Round `x` (any shape) as llama.cpp would; a tensor whose last dimension
-    /// is not a whole number of blocks is returned as it is.
-    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let shape = x.shape().clone();
-        if shape.dims().last().is_none_or(|&k| k % self.block() != 0) {
-            return Ok(x.clone());
-        }
-        if x.device().is_cpu() && x.dtype() == DType::F32 {
-            // One parallel pass over the storage, no round trip through a Vec.
-            return x.contiguous()?.apply_op1_no_bwd(&RoundActivations(self));
-        }
-        let mut data = x.flatten_all()?.to_vec1::<f32>()?;
-        for block in data.chunks_mut(self.block()) {
-            self.round_block(block);
-        }
-        Tensor::from_vec(data, shape, x.device())
     }
 
     /// One block (`self.block()` values) as llama.cpp stores it: writes the
@@ -102,7 +140,7 @@ impl ActQuant {
     }
 }
 
-struct RoundActivations(ActQuant);
+struct RoundActivations(Rounding);
 
 impl CustomOp1 for RoundActivations {
     fn name(&self) -> &'static str {
@@ -116,8 +154,7 @@ impl CustomOp1 for RoundActivations {
         let mut data = storage.as_slice::<f32>()?[start..end].to_vec();
         let block = self.0.block();
         // A few thousand values per task, whole blocks each.
-        data.par_chunks_mut(block * (16_384 / block).max(1))
-            .for_each(|chunk| chunk.chunks_mut(block).for_each(|b| self.0.round_block(b)));
+        data.par_chunks_mut(block * (16_384 / block).max(1)).for_each(|chunk| self.0.round(chunk));
         Ok((CpuStorage::F32(data), layout.shape().clone()))
     }
 }
@@ -187,6 +224,23 @@ mod tests {
         assert!((block[7] + 2.0).abs() < 1e-6);
         // 0.5 × 63.5 = 31.75 → 32 steps of 2/127.
         assert!((block[0] - 32.0 * 2.0 / 127.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn half_precision_weights_round_each_activation_to_their_type() {
+        use candle_core::Device;
+        // 1 + 2^-11 is halfway between two f16 values and rounds to the even one, 1.0;
+        // 1 + 3 × 2^-11 rounds up. bf16 keeps 8 bits: 1 + 2^-8 is halfway and goes to 1.0.
+        let x = [1.0 + 2f32.powi(-11), 1.0 + 3.0 * 2f32.powi(-11), 1.0 + 2f32.powi(-8), -3.3e-3];
+        let x = Tensor::from_slice(&x, (2, 2), &Device::Cpu).unwrap();
+        let round = |r: Rounding| r.apply(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let f16 = |v: f32| half::f16::from_f32(v).to_f32();
+        assert_eq!(round(Rounding::F16), [1.0, 1.0 + 4.0 * 2f32.powi(-11), f16(1.0 + 2f32.powi(-8)), f16(-3.3e-3)]);
+        assert_eq!(round(Rounding::Bf16)[..3], [1.0, 1.0, 1.0]);
+        assert_eq!(Rounding::for_weights(GgmlDType::F16), Some(Rounding::F16));
+        assert_eq!(Rounding::for_weights(GgmlDType::BF16), Some(Rounding::Bf16));
+        assert_eq!(Rounding::for_weights(GgmlDType::F32), None);
+        assert_eq!(Rounding::for_weights(GgmlDType::Q4_1), Some(Rounding::Blocks(ActQuant::Q8_1)));
     }
 
     #[test]

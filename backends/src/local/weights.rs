@@ -14,7 +14,7 @@ use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::act_quant::ActQuant;
+use super::act_quant::Rounding;
 use super::config::Architecture;
 use super::int8::Int8Matrix;
 use super::LoadError;
@@ -59,8 +59,8 @@ impl WeightsMode {
 enum Matrix {
     /// candle's products: f32/f16 tensors through GEMM, K-quant blocks
     /// through its integer kernels (ports of llama.cpp's). `round`: round
-    /// activations first as llama.cpp does for the stored block type.
-    Candle { matmul: QMatMul, round: Option<ActQuant> },
+    /// activations first as llama.cpp does for the stored type.
+    Candle { matmul: QMatMul, round: Option<Rounding> },
     /// Blocks of small integers through evalkit's integer kernels (see [`super::widen`]).
     Int8(Arc<Int8Matrix>),
 }
@@ -240,14 +240,14 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// A GGUF matrix in "stored" mode: llama.cpp's arithmetic for its block type.
+    /// A GGUF matrix in "stored" mode: llama.cpp's arithmetic for its type.
     ///
-    /// Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K run on evalkit's integer kernels
-    /// (see [`super::widen`]). Other block types are held exactly dequantized
-    /// in f32, with activations rounded as llama.cpp rounds them, and multiplied
-    /// by GEMM: candle's K-quant kernels are faster for decoding but round
-    /// activations differently, enough to flip near-tied greedy tokens that
-    /// llama.cpp picks the other way.
+    /// The block types [`super::widen`] reads run on evalkit's integer
+    /// kernels. Others, and f16/bf16/f32 matrices, are held exactly converted
+    /// to f32 and multiplied by GEMM after rounding the activations as
+    /// llama.cpp does (to f16 for f16 weights, for instance). candle's own
+    /// quantized kernels round activations differently, enough to flip
+    /// near-tied greedy tokens that llama.cpp picks the other way.
     fn stored(&mut self, name: &str, qtensor: QTensor) -> Result<Matrix, LoadError> {
         let err = |e| tensor_error(name, e);
         let dtype = qtensor.dtype();
@@ -259,7 +259,7 @@ impl<'a> Loader<'a> {
         }
         let t = qtensor.dequantize(&self.device).map_err(err)?;
         self.loaded.bytes += (t.elem_count() * 4) as u64;
-        Ok(Matrix::Candle { matmul: QMatMul::Tensor(t), round: ActQuant::for_weights(dtype) })
+        Ok(Matrix::Candle { matmul: QMatMul::Tensor(t), round: Rounding::for_weights(dtype) })
     }
 
     fn qtensor(&mut self, name: &str) -> Result<QTensor, LoadError> {
