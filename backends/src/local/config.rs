@@ -60,6 +60,56 @@ pub enum RopeStyle {
     Interleaved,
 }
 
+/// How the global-attention layers stretch RoPE past the context the model was
+/// first trained for. Sliding-window layers are never scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RopeScaling {
+    /// Plain RoPE. Hugging Face's `dynamic` scaling reads as this: it changes
+    /// nothing within `max_position_embeddings`, and evalkit never runs past it.
+    None,
+    /// Positions divided by a factor (Gemma 3 4B, 12B and 27B use 8).
+    Linear {
+        /// The divisor.
+        factor: f64,
+    },
+    /// Llama 3.1's frequency-dependent scaling, from config.json. GGUF files
+    /// carry the scaled frequencies as the `rope_freqs.weight` tensor instead.
+    Llama3 {
+        /// Divisor of the low frequencies.
+        factor: f64,
+        /// Wavelengths longer than `original_context / low_freq_factor` are divided by `factor`.
+        low_freq_factor: f64,
+        /// Wavelengths shorter than `original_context / high_freq_factor` are kept.
+        high_freq_factor: f64,
+        /// The context of the original training.
+        original_context: f64,
+    },
+    /// YaRN (Qwen2.5 and Qwen3 long-context configs, for instance): a ramp
+    /// between keeping a dimension pair's frequency and dividing it by `factor`.
+    Yarn {
+        /// Divisor of the low frequencies.
+        factor: f64,
+        /// The context of the original training, in which the turns below are counted.
+        original_context: f64,
+        /// Pairs that turn more often than this keep their frequency.
+        beta_fast: f64,
+        /// Pairs that turn less often than this are divided by `factor`.
+        beta_slow: f64,
+        /// Multiplies cos and sin (so attention logits by its square).
+        attention_factor: f64,
+    },
+}
+
+/// YaRN's default attention factor for a scaling factor (`get_mscale` in
+/// transformers, the magnitude llama.cpp's `rope_yarn` applies).
+pub fn yarn_magnitude(factor: f64) -> f64 {
+    if factor <= 1.0 {
+        1.0
+    } else {
+        0.1 * factor.ln() + 1.0
+    }
+}
+
 /// The MLP's gate activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
@@ -92,11 +142,8 @@ pub struct ModelConfig {
     pub rope_theta: f64,
     /// RoPE base of sliding-window layers (Gemma 3 uses 10 000 there).
     pub rope_theta_local: f64,
-    /// Llama 3 style frequency scaling: (factor, low_freq_factor, high_freq_factor, original context).
-    pub rope_llama3_scaling: Option<(f64, f64, f64, f64)>,
-    /// Linear RoPE scaling of the global-attention layers: positions are divided by this
-    /// (1 for none). Gemma 3 4B, 12B and 27B use 8; their sliding-window layers are unscaled.
-    pub rope_linear_factor: f64,
+    /// RoPE scaling of the global-attention layers.
+    pub rope_scaling: RopeScaling,
     /// Pairing of rotary dimensions.
     pub rope_style: RopeStyle,
     /// Attention window of sliding-window layers.
@@ -154,14 +201,24 @@ impl ModelConfig {
         let num_kv_heads = opt_u("attention.head_count_kv").map(|v| v as usize).unwrap_or(num_heads);
         let head_dim = opt_u("attention.key_length").map(|v| v as usize).unwrap_or(hidden_size / num_heads);
         let defaults = Defaults::of(architecture, head_dim, hidden_size, num_heads);
+        let context_length = opt_u("context_length").map(|v| v as usize).unwrap_or(4096);
         // As llama.cpp reads it: a factor (or the older `rope.scale_linear`), linear unless the
-        // type says otherwise. Other types (YaRN) are not implemented and are left unscaled.
+        // type says otherwise.
         let scaling_type = metadata.get(&key("rope.scaling.type")).and_then(|v| v.to_string().ok());
-        let rope_linear_factor = match scaling_type.map(String::as_str) {
-            None | Some("linear") => {
-                opt_f("rope.scaling.factor").or_else(|| opt_f("rope.scale_linear")).filter(|f| *f > 0.0).unwrap_or(1.0)
-            }
-            Some(_) => 1.0,
+        let factor = opt_f("rope.scaling.factor").or_else(|| opt_f("rope.scale_linear")).filter(|f| *f > 0.0);
+        let rope_scaling = match (scaling_type.map(String::as_str), factor) {
+            (Some("none"), _) | (_, None) => RopeScaling::None,
+            (None | Some("linear"), Some(factor)) => RopeScaling::Linear { factor },
+            // llama.cpp reads neither the `yarn_beta_*` keys nor `yarn_attn_factor` for these
+            // architectures: beta 32 and 1, and `rope.scaling.attn_factor` times the default magnitude.
+            (Some("yarn"), Some(factor)) => RopeScaling::Yarn {
+                factor,
+                original_context: opt_u("rope.scaling.original_context_length").unwrap_or(context_length as u64) as f64,
+                beta_fast: 32.0,
+                beta_slow: 1.0,
+                attention_factor: opt_f("rope.scaling.attn_factor").unwrap_or(1.0) * yarn_magnitude(factor),
+            },
+            (Some(other), Some(_)) => return Err(unsupported_scaling(other)),
         };
         Ok(ModelConfig {
             architecture,
@@ -175,16 +232,14 @@ impl ModelConfig {
             // llama.cpp's default when the key is absent, whatever the architecture.
             rope_theta: opt_f("rope.freq_base").unwrap_or(10_000.0),
             rope_theta_local: opt_f("rope.freq_base_swa").unwrap_or(defaults.rope_theta_local),
-            // GGUF carries Llama 3's scaled frequencies as the `rope_freqs.weight` tensor instead.
-            rope_llama3_scaling: None,
-            rope_linear_factor,
+            rope_scaling,
             rope_style: match architecture {
                 Architecture::Llama => RopeStyle::Interleaved,
                 _ => RopeStyle::Halves,
             },
             sliding_window: opt_u("attention.sliding_window").map(|v| v as usize),
             sliding_window_pattern: defaults.sliding_window_pattern,
-            context_length: opt_u("context_length").map(|v| v as usize).unwrap_or(4096),
+            context_length,
             activation: defaults.activation,
             qk_norm: defaults.qk_norm,
             post_norms: defaults.post_norms,
@@ -231,22 +286,12 @@ impl ModelConfig {
         let rope_theta = opt_f("rope_theta").or(rope_f(global_rope, "rope_theta")).unwrap_or(defaults.rope_theta);
         let rope_theta_local =
             opt_f("rope_local_base_freq").or(rope_f(local_rope, "rope_theta")).unwrap_or(defaults.rope_theta_local);
-        let rope_scaling = config.get("rope_scaling").filter(|s| s.is_object()).or(global_rope);
-        let rope_type = rope_scaling.and_then(|s| s.get("rope_type").or(s.get("type"))).and_then(Json::as_str);
-        let rope_linear_factor = match rope_type {
-            Some("linear") => rope_scaling.and_then(|s| s.get("factor")).and_then(Json::as_f64).unwrap_or(1.0),
-            _ => 1.0,
+        let context_length = opt_u("max_position_embeddings").unwrap_or(if gemma { 131_072 } else { 4096 });
+        let scaling = config.get("rope_scaling").filter(|s| s.is_object()).or(global_rope);
+        let rope_scaling = match scaling {
+            Some(s) => hf_rope_scaling(s, context_length)?,
+            None => RopeScaling::None,
         };
-        let rope_llama3_scaling = rope_scaling.filter(|_| rope_type == Some("llama3"));
-        let rope_llama3_scaling = rope_llama3_scaling.map(|s| {
-            let f = |k: &str, d: f64| s.get(k).and_then(Json::as_f64).unwrap_or(d);
-            (
-                f("factor", 8.0),
-                f("low_freq_factor", 1.0),
-                f("high_freq_factor", 4.0),
-                f("original_max_position_embeddings", 8192.0),
-            )
-        });
         let sliding_window = match architecture {
             // Qwen configs carry a window that is only used when `use_sliding_window` is true.
             Architecture::Qwen2 | Architecture::Qwen3 => {
@@ -270,12 +315,11 @@ impl ModelConfig {
             rms_norm_eps: opt_f("rms_norm_eps").unwrap_or(1e-6),
             rope_theta,
             rope_theta_local,
-            rope_llama3_scaling,
-            rope_linear_factor,
+            rope_scaling,
             rope_style: RopeStyle::Halves,
             sliding_window,
             sliding_window_pattern: opt_u("sliding_window_pattern").or(defaults.sliding_window_pattern),
-            context_length: opt_u("max_position_embeddings").unwrap_or(if gemma { 131_072 } else { 4096 }),
+            context_length,
             activation: defaults.activation,
             qk_norm: defaults.qk_norm,
             post_norms: defaults.post_norms,
@@ -283,6 +327,51 @@ impl ModelConfig {
             attention_scale,
         })
     }
+}
+
+/// `rope_scaling` (or `rope_parameters`) of a config.json, as transformers reads it.
+fn hf_rope_scaling(s: &Json, context_length: usize) -> Result<RopeScaling, LoadError> {
+    let f = |k: &str| s.get(k).and_then(Json::as_f64);
+    let rope_type = s.get("rope_type").or(s.get("type")).and_then(Json::as_str).unwrap_or("default");
+    Ok(match rope_type {
+        "default" | "dynamic" => RopeScaling::None,
+        "linear" => RopeScaling::Linear { factor: f("factor").unwrap_or(1.0) },
+        "llama3" => RopeScaling::Llama3 {
+            factor: f("factor").unwrap_or(8.0),
+            low_freq_factor: f("low_freq_factor").unwrap_or(1.0),
+            high_freq_factor: f("high_freq_factor").unwrap_or(4.0),
+            original_context: f("original_max_position_embeddings").unwrap_or(8192.0),
+        },
+        "yarn" => {
+            let original_context = f("original_max_position_embeddings").unwrap_or(context_length as f64);
+            // Without a factor, transformers takes the ratio of the two context lengths.
+            let factor = f("factor").unwrap_or(context_length as f64 / original_context);
+            let attention_factor = match (f("attention_factor"), f("mscale"), f("mscale_all_dim")) {
+                (Some(a), _, _) => a,
+                (None, Some(m), Some(all)) if m != 0.0 && all != 0.0 => {
+                    // transformers' `get_mscale(factor, mscale)`, for DeepSeek-style configs.
+                    let magnitude = |mscale: f64| if factor <= 1.0 { 1.0 } else { 0.1 * mscale * factor.ln() + 1.0 };
+                    magnitude(m) / magnitude(all)
+                }
+                _ => yarn_magnitude(factor),
+            };
+            RopeScaling::Yarn {
+                factor,
+                original_context,
+                beta_fast: f("beta_fast").filter(|b| *b != 0.0).unwrap_or(32.0),
+                beta_slow: f("beta_slow").filter(|b| *b != 0.0).unwrap_or(1.0),
+                attention_factor,
+            }
+        }
+        other => return Err(unsupported_scaling(other)),
+    })
+}
+
+fn unsupported_scaling(name: &str) -> LoadError {
+    LoadError::Format(format!(
+        "RoPE scaling type `{name}` is not supported; evalkit runs linear, llama3 and yarn scaling \
+         (and dynamic, which changes nothing within the trained context)"
+    ))
 }
 
 /// What an architecture implies when the file does not say.
@@ -367,13 +456,19 @@ mod tests {
         .unwrap();
         for c in [&old, &new] {
             assert_eq!(c.rope_theta, 500000.0);
-            assert_eq!(c.rope_llama3_scaling, Some((32.0, 1.0, 4.0, 8192.0)));
+            let llama3 = RopeScaling::Llama3 {
+                factor: 32.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_context: 8192.0,
+            };
+            assert_eq!(c.rope_scaling, llama3);
         }
         let plain = ModelConfig::from_hf(&llama_json(serde_json::json!({
             "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
         })))
         .unwrap();
-        assert_eq!((plain.rope_theta, plain.rope_llama3_scaling), (1_000_000.0, None));
+        assert_eq!((plain.rope_theta, plain.rope_scaling), (1_000_000.0, RopeScaling::None));
         // Neither: transformers' default.
         let bare = ModelConfig::from_hf(&llama_json(serde_json::json!({"model_type": "qwen2"}))).unwrap();
         assert_eq!(bare.rope_theta, 10_000.0);
@@ -396,7 +491,7 @@ mod tests {
         });
         let c = ModelConfig::from_hf(&config).unwrap();
         assert_eq!((c.rope_theta, c.rope_theta_local), (1_000_000.0, 10_000.0));
-        assert_eq!(c.rope_linear_factor, 1.0);
+        assert_eq!(c.rope_scaling, RopeScaling::None);
     }
 
     #[test]
@@ -415,7 +510,7 @@ mod tests {
             "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
         });
         let c = ModelConfig::from_hf(&config).unwrap();
-        assert_eq!((c.rope_linear_factor, c.rope_llama3_scaling), (8.0, None));
+        assert_eq!(c.rope_scaling, RopeScaling::Linear { factor: 8.0 });
     }
 
     #[test]
@@ -438,7 +533,8 @@ mod tests {
         assert_eq!(c.architecture, Architecture::Gemma3);
         assert_eq!((c.hidden_size, c.intermediate_size, c.num_layers), (2560, 10240, 34));
         assert_eq!((c.num_heads, c.num_kv_heads, c.head_dim), (8, 4, 256));
-        assert_eq!((c.rope_theta, c.rope_theta_local, c.rope_linear_factor), (1_000_000.0, 10_000.0, 8.0));
+        assert_eq!((c.rope_theta, c.rope_theta_local), (1_000_000.0, 10_000.0));
+        assert_eq!(c.rope_scaling, RopeScaling::Linear { factor: 8.0 });
         assert_eq!((c.sliding_window, c.sliding_window_pattern, c.context_length), (Some(1024), Some(6), 131_072));
         assert_eq!((c.attention_scale, c.rms_norm_eps), (1.0 / 16.0, 1e-6));
     }
@@ -460,13 +556,70 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let c = ModelConfig::from_gguf(&metadata).unwrap();
-        assert_eq!((c.rope_linear_factor, c.rope_theta_local), (8.0, 20_000.0));
+        assert_eq!((c.rope_scaling, c.rope_theta_local), (RopeScaling::Linear { factor: 8.0 }, 20_000.0));
         // No freq_base: llama.cpp's 10 000, not the architecture's usual value.
         assert_eq!(c.rope_theta, 10_000.0);
+        // YaRN as llama.cpp reads it: the original context, else the trained one; beta 32 and 1.
         metadata.insert("gemma3.rope.scaling.type".into(), Value::String("yarn".into()));
-        assert_eq!(ModelConfig::from_gguf(&metadata).unwrap().rope_linear_factor, 1.0);
+        metadata.insert("gemma3.context_length".into(), Value::U32(131_072));
+        let yarn = |original: f64| RopeScaling::Yarn {
+            factor: 8.0,
+            original_context: original,
+            beta_fast: 32.0,
+            beta_slow: 1.0,
+            attention_factor: 0.1 * 8f64.ln() + 1.0,
+        };
+        assert_eq!(ModelConfig::from_gguf(&metadata).unwrap().rope_scaling, yarn(131_072.0));
+        metadata.insert("gemma3.rope.scaling.original_context_length".into(), Value::U32(32_768));
+        assert_eq!(ModelConfig::from_gguf(&metadata).unwrap().rope_scaling, yarn(32_768.0));
+        metadata.insert("gemma3.rope.scaling.type".into(), Value::String("longrope".into()));
+        let error = ModelConfig::from_gguf(&metadata).unwrap_err().to_string();
+        assert!(error.contains("`longrope` is not supported") && error.contains("yarn"), "{error}");
         metadata.retain(|k, _| !k.contains("scaling") && !k.contains("swa"));
         let c = ModelConfig::from_gguf(&metadata).unwrap();
-        assert_eq!((c.rope_linear_factor, c.rope_theta_local), (1.0, 10_000.0));
+        assert_eq!((c.rope_scaling, c.rope_theta_local), (RopeScaling::None, 10_000.0));
+    }
+
+    #[test]
+    fn hf_yarn_and_dynamic_rope_scaling() {
+        // Qwen2.5's long-context recipe.
+        let c = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "max_position_embeddings": 131072,
+            "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768},
+        })))
+        .unwrap();
+        let expected = RopeScaling::Yarn {
+            factor: 4.0,
+            original_context: 32768.0,
+            beta_fast: 32.0,
+            beta_slow: 1.0,
+            attention_factor: 0.1 * 4f64.ln() + 1.0,
+        };
+        assert_eq!(c.rope_scaling, expected);
+        // Explicit settings win; without a factor, the ratio of the two contexts.
+        let c = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "max_position_embeddings": 65536,
+            "rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6, "original_max_position_embeddings": 16384,
+                                "beta_fast": 16.0, "beta_slow": 2.0, "attention_factor": 1.25},
+        })))
+        .unwrap();
+        let expected = RopeScaling::Yarn {
+            factor: 4.0,
+            original_context: 16384.0,
+            beta_fast: 16.0,
+            beta_slow: 2.0,
+            attention_factor: 1.25,
+        };
+        assert_eq!((c.rope_theta, c.rope_scaling), (1e6, expected));
+        let dynamic = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "rope_scaling": {"type": "dynamic", "factor": 2.0},
+        })))
+        .unwrap();
+        assert_eq!(dynamic.rope_scaling, RopeScaling::None);
+        let error = ModelConfig::from_hf(&llama_json(serde_json::json!({
+            "rope_scaling": {"rope_type": "longrope", "factor": 2.0},
+        })))
+        .unwrap_err();
+        assert!(error.to_string().contains("`longrope` is not supported"), "{error}");
     }
 }

@@ -17,7 +17,7 @@ mod tokenizer;
 mod weights;
 mod widen;
 
-pub use config::{Architecture, ModelConfig, SUPPORTED as SUPPORTED_ARCHITECTURES};
+pub use config::{Architecture, ModelConfig, RopeScaling, SUPPORTED as SUPPORTED_ARCHITECTURES};
 pub use engine::DEFAULT_MAX_TOKENS;
 pub use sampling::{Sampler, SamplingParams};
 pub use tokenizer::{LocalTokenizer, TokenizerError};

@@ -8,7 +8,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use super::config::{ModelConfig, RopeStyle};
+use super::config::{ModelConfig, RopeScaling, RopeStyle};
 use super::cpu_ops::gated_activation;
 use super::weights::{Embedding, Linear, LoadedBytes, Loader};
 use super::LoadError;
@@ -26,26 +26,36 @@ struct Rope {
 }
 
 impl Rope {
+    /// `freq_factors`: GGUF's `rope_freqs.weight`, divisors of each
+    /// frequency (how llama.cpp's converter stores Llama 3.1's scaling).
     fn new(
         config: &ModelConfig,
         theta: f64,
-        linear_factor: f64,
+        scaling: RopeScaling,
         freq_factors: Option<&[f32]>,
         device: &Device,
     ) -> candle_core::Result<Self> {
-        let half = config.head_dim / 2;
+        let (dims, half) = (config.head_dim, config.head_dim / 2);
         let mut inv_freq: Vec<f32> =
-            (0..half).map(|i| (1.0 / theta.powf(2.0 * i as f64 / config.head_dim as f64)) as f32).collect();
+            (0..half).map(|i| (1.0 / theta.powf(2.0 * i as f64 / dims as f64)) as f32).collect();
         if let Some(factors) = freq_factors {
             for (f, factor) in inv_freq.iter_mut().zip(factors) {
                 *f /= factor;
             }
-        } else if let Some((factor, low, high, original)) = config.rope_llama3_scaling {
-            llama3_scale(&mut inv_freq, factor, low, high, original);
         }
-        if linear_factor != 1.0 {
-            for f in inv_freq.iter_mut() {
-                *f = (*f as f64 / linear_factor) as f32;
+        let mut magnitude = 1.0;
+        match scaling {
+            RopeScaling::None => {}
+            RopeScaling::Linear { factor } => inv_freq.iter_mut().for_each(|f| *f = (*f as f64 / factor) as f32),
+            // Already applied when the file carries the scaled frequencies.
+            RopeScaling::Llama3 { .. } if freq_factors.is_some() => {}
+            RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_context } => {
+                llama3_scale(&mut inv_freq, factor, low_freq_factor, high_freq_factor, original_context)
+            }
+            RopeScaling::Yarn { factor, original_context, beta_fast, beta_slow, attention_factor } => {
+                let (low, high) = yarn_ramp(dims, theta, original_context, beta_fast, beta_slow);
+                yarn_scale(&mut inv_freq, factor, low, high);
+                magnitude = attention_factor;
             }
         }
         let max = config.context_length.max(1);
@@ -53,7 +63,11 @@ impl Rope {
         let positions = Tensor::from_vec(positions, (max, 1), device)?;
         let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
         let angles = positions.matmul(&inv_freq)?;
-        Ok(Rope { cos: angles.cos()?, sin: angles.sin()? })
+        let (cos, sin) = (angles.cos()?, angles.sin()?);
+        if magnitude == 1.0 {
+            return Ok(Rope { cos, sin });
+        }
+        Ok(Rope { cos: (cos * magnitude)?, sin: (sin * magnitude)? })
     }
 
     fn apply(&self, x: &Tensor, offset: usize, style: RopeStyle) -> candle_core::Result<Tensor> {
@@ -82,6 +96,27 @@ fn llama3_scale(inv_freq: &mut [f32], factor: f64, low: f64, high: f64, original
             let smooth = (original / wavelen - low) / (high - low);
             (1.0 - smooth) * freq / factor + smooth * freq
         } as f32;
+    }
+}
+
+/// The dimension pairs YaRN blends between (`ggml_rope_yarn_corr_dims`, and
+/// transformers' `find_correction_range` with `truncate`): pair `i` keeps
+/// its frequency below `low`, is interpolated above `high`, and is mixed
+/// linearly between. A pair that turns `n` times in `original_context`
+/// positions sits at `dims × ln(original_context / (2πn)) / (2 ln θ)`.
+fn yarn_ramp(dims: usize, theta: f64, original_context: f64, beta_fast: f64, beta_slow: f64) -> (f64, f64) {
+    let pair =
+        |turns: f64| dims as f64 * (original_context / (turns * 2.0 * std::f64::consts::PI)).ln() / (2.0 * theta.ln());
+    (pair(beta_fast).floor().max(0.0), pair(beta_slow).ceil().min(dims as f64 - 1.0))
+}
+
+/// YaRN's frequencies: pair `i`'s is `f / factor` weighted by the ramp
+/// `clamp((i − low) / (high − low), 0, 1)` plus `f` weighted by the rest.
+fn yarn_scale(inv_freq: &mut [f32], factor: f64, low: f64, high: f64) {
+    for (i, f) in inv_freq.iter_mut().enumerate() {
+        let ramp = ((i as f64 - low) / (high - low).max(0.001)).clamp(0.0, 1.0);
+        let freq = *f as f64;
+        *f = (freq / factor * ramp + freq * (1.0 - ramp)) as f32;
     }
 }
 
@@ -165,11 +200,11 @@ impl Model {
             None
         };
         let rope_err = |e: candle_core::Error| LoadError::Format(format!("rotary tables: {e}"));
-        let rope_global =
-            Rope::new(&config, config.rope_theta, config.rope_linear_factor, freq_factors.as_deref(), device)
-                .map_err(rope_err)?;
+        let rope_global = Rope::new(&config, config.rope_theta, config.rope_scaling, freq_factors.as_deref(), device)
+            .map_err(rope_err)?;
         // Sliding-window layers are never scaled (Gemma 3, as in llama.cpp and transformers).
-        let rope_local = Rope::new(&config, config.rope_theta_local, 1.0, None, device).map_err(rope_err)?;
+        let rope_local =
+            Rope::new(&config, config.rope_theta_local, RopeScaling::None, None, device).map_err(rope_err)?;
         Ok(Model {
             embed,
             layers,
