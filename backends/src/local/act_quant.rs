@@ -40,9 +40,14 @@ impl Rounding {
     }
 
     /// Whole blocks of values, in place.
+    #[inline(always)]
     fn round(self, values: &mut [f32]) {
         match self {
-            Rounding::Blocks(q) => values.chunks_mut(q.block()).for_each(|b| q.round_block(b)),
+            Rounding::Blocks(q) => {
+                for block in values.chunks_mut(q.block()) {
+                    q.round_block(block);
+                }
+            }
             Rounding::F16 => values.iter_mut().for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
             Rounding::Bf16 => values.iter_mut().for_each(|v| *v = half::bf16::from_f32(*v).to_f32()),
         }
@@ -99,6 +104,7 @@ impl ActQuant {
 
     /// One block (`self.block()` values) as llama.cpp stores it: writes the
     /// integers to `values` and returns the scale.
+    #[inline(always)]
     pub fn quantize(self, block: &[f32], values: &mut [i8]) -> f32 {
         match self {
             ActQuant::Q8_0 | ActQuant::Q8_1 => quantize_q8_0(block, values),
@@ -111,25 +117,25 @@ impl ActQuant {
     /// and `scale`: `scale × Σ values` per piece (Q8_K's `bsums`), or for
     /// Q8_1 the whole block's f16 sum in the first piece and zeros after it
     /// (Q4_1/Q5_1 have one minimum per block).
+    #[inline(always)]
     pub fn sums_for_minimums(self, block: &[f32], values: &[i8], scale: f32, out: &mut [f32]) {
         let piece = values.len() / out.len().max(1);
-        let sum = |v: &[i8]| v.iter().map(|&q| i32::from(q)).sum::<i32>();
         match self {
             ActQuant::Q8_1 => {
                 // `quantize_row_q8_1` multiplies by the unrounded `amax / 127`.
-                let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
                 out.fill(0.0);
-                out[0] = half::f16::from_f32(amax / 127.0 * sum(values) as f32).to_f32();
+                out[0] = half::f16::from_f32(abs_max(block) / 127.0 * int_sum(values) as f32).to_f32();
             }
             ActQuant::Q8_0 | ActQuant::Q8K => {
                 for (o, p) in out.iter_mut().zip(values.chunks_exact(piece)) {
-                    *o = scale * sum(p) as f32;
+                    *o = scale * int_sum(p) as f32;
                 }
             }
         }
     }
 
     /// Round one block in place: the values llama.cpp's integers and scale stand for.
+    #[inline(always)]
     pub fn round_block(self, block: &mut [f32]) {
         let mut values = [0i8; 256];
         let values = &mut values[..block.len()];
@@ -154,7 +160,7 @@ impl CustomOp1 for RoundActivations {
         let mut data = storage.as_slice::<f32>()?[start..end].to_vec();
         let block = self.0.block();
         // A few thousand values per task, whole blocks each.
-        data.par_chunks_mut(block * (16_384 / block).max(1)).for_each(|chunk| self.0.round(chunk));
+        data.par_chunks_mut(block * (16_384 / block).max(1)).for_each(|chunk| vectorized(|| self.0.round(chunk)));
         Ok((CpuStorage::F32(data), layout.shape().clone()))
     }
 }
@@ -162,8 +168,9 @@ impl CustomOp1 for RoundActivations {
 /// One block as llama.cpp's AVX2 `quantize_row_q8_0` stores it: writes the
 /// integers to `values` and returns the scale (f16, as f32). The multiplier is
 /// `127 / amax` (not `1 / d`) and rounding is to nearest even.
+#[inline(always)]
 fn quantize_q8_0(block: &[f32], values: &mut [i8]) -> f32 {
-    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let amax = abs_max(block);
     let inverse = if amax != 0.0 { 127.0 / amax } else { 0.0 };
     for (q, &v) in values.iter_mut().zip(block) {
         *q = round_ties_even(v * inverse) as i8;
@@ -174,24 +181,61 @@ fn quantize_q8_0(block: &[f32], values: &mut [i8]) -> f32 {
 /// One block as llama.cpp's `quantize_row_q8_K` stores it: writes the
 /// integers to `values` and returns the scale. The multiplier is `-127 / max`
 /// where `max` is the value of largest magnitude, sign included.
+#[inline(always)]
 fn quantize_q8_k(block: &[f32], values: &mut [i8]) -> f32 {
-    let (mut amax, mut max) = (0f32, 0f32);
-    for &v in block {
-        if v.abs() > amax {
-            amax = v.abs();
-            max = v;
-        }
-    }
+    let amax = abs_max(block);
     if amax == 0.0 {
         values.fill(0);
         return 0.0;
     }
+    // The first value of that magnitude, sign included (ggml keeps the first on ties).
+    let max = block.iter().copied().find(|v| v.abs() == amax).unwrap_or(amax);
     let iscale = -127.0 / max;
     for (q, &v) in values.iter_mut().zip(block) {
         // ggml's nearest_int rounds halves to even.
         *q = round_ties_even(iscale * v).min(127.0) as i8;
     }
     1.0 / iscale
+}
+
+/// The sum of `values`, exactly.
+#[inline(always)]
+pub(super) fn int_sum(values: &[i8]) -> i32 {
+    let mut sum = 0i32;
+    for &v in values {
+        sum += i32::from(v);
+    }
+    sum
+}
+
+/// The largest magnitude in `block` (0 for an empty block; NaNs are skipped).
+/// Eight running maxima, so the loop vectorizes; the order cannot change a maximum.
+#[inline(always)]
+fn abs_max(block: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = block.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(v.abs());
+        }
+    }
+    let mut amax = 0f32;
+    for &v in chunks.remainder().iter().chain(&lanes) {
+        amax = amax.max(v.abs());
+    }
+    amax
+}
+
+/// Runs `f` compiled for AVX2 and FMA where the CPU has them. Everything `f`
+/// does must be inlined into it (`#[inline(always)]`, plain loops) to benefit:
+/// a function it calls is compiled for the baseline.
+#[inline(always)]
+pub(super) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return pulp::Simd::vectorize(simd, f);
+    }
+    f()
 }
 
 /// Nearest integer, ties to even, for `|x| < 2^22` (these blocks hold at
@@ -224,6 +268,12 @@ mod tests {
         assert!((block[7] + 2.0).abs() < 1e-6);
         // 0.5 × 63.5 = 31.75 → 32 steps of 2/127.
         assert!((block[0] - 32.0 * 2.0 / 127.0).abs() < 1e-6);
+        // Equal magnitudes: the first one's sign sets the scale's, as in ggml.
+        let mut block = vec![0.5f32; 256];
+        (block[3], block[200]) = (2.0, -2.0);
+        let mut values = [0i8; 256];
+        assert_eq!(ActQuant::Q8K.quantize(&block, &mut values), -2.0 / 127.0);
+        assert_eq!((values[3], values[200], values[0]), (-127, 127, -32));
     }
 
     #[test]

@@ -156,23 +156,33 @@ pub fn target_logprobs(logits: &Tensor, targets: &[u32]) -> candle_core::Result<
 
 /// `Σ e^(v − max)` over a row: f32 sums of 1024 values, added in f64.
 fn sum_exp(row: &[f32], max: f32) -> f64 {
+    // Plain loops, no iterator adapters: `Iterator::sum` and friends are
+    // separate functions that would be compiled without AVX2 even when called
+    // from the vectorized copy below.
     #[inline(always)]
     fn sum(row: &[f32], max: f32) -> f64 {
-        row.chunks(1024)
-            .map(|c| {
-                // Eight running sums, not one: a single f32 sum is a chain the
-                // compiler may not reorder, which keeps the exp scalar too.
-                let mut lanes = [0f32; 8];
-                let mut blocks = c.chunks_exact(8);
-                for block in &mut blocks {
-                    for (lane, &v) in lanes.iter_mut().zip(block) {
-                        *lane += exp_approx(v - max);
-                    }
+        let mut total = 0f64;
+        for c in row.chunks(1024) {
+            // Eight running sums, not one: a single f32 sum is a chain the
+            // compiler may not reorder, which keeps the exp scalar too.
+            let mut lanes = [0f32; 8];
+            let mut blocks = c.chunks_exact(8);
+            for block in &mut blocks {
+                for (lane, &v) in lanes.iter_mut().zip(block) {
+                    *lane += exp_approx(v - max);
                 }
-                let tail: f32 = blocks.remainder().iter().map(|&v| exp_approx(v - max)).sum();
-                f64::from(lanes.iter().sum::<f32>() + tail)
-            })
-            .sum()
+            }
+            let mut tail = 0f32;
+            for &v in blocks.remainder() {
+                tail += exp_approx(v - max);
+            }
+            let mut chunk = 0f32;
+            for lane in lanes {
+                chunk += lane;
+            }
+            total += f64::from(chunk + tail);
+        }
+        total
     }
     // Compiled again with AVX2 and FMA where the CPU has them: twice the lanes of the baseline SSE2.
     #[cfg(target_arch = "x86_64")]

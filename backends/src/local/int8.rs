@@ -40,7 +40,7 @@ use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use super::act_quant::ActQuant;
+use super::act_quant::{int_sum, vectorized, ActQuant};
 use super::widen::{has_mins, unpack, unpacks, Encoding, SUB};
 
 const GROUP: usize = 128;
@@ -433,20 +433,23 @@ fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, mins: boo
     rows.for_each_init(
         || vec![0i8; padded],
         |natural, (out, row)| {
-            for (b, block_values) in row.chunks_exact(block).enumerate() {
-                let ints = &mut natural[b * block..(b + 1) * block];
-                let scale = rounding.quantize(block_values, ints);
-                let slots = b * block / SUB..(b + 1) * block / SUB;
-                out.scales[slots.clone()].fill(scale);
-                if !out.mins.is_empty() {
-                    rounding.sums_for_minimums(block_values, ints, scale, &mut out.mins[slots.clone()]);
-                }
-                if !out.corrections.is_empty() {
-                    for (correction, piece) in out.corrections[slots].iter_mut().zip(ints.chunks_exact(SUB)) {
-                        *correction = offset * piece.iter().map(|&v| i32::from(v)).sum::<i32>();
+            // The rounding is elementwise and exact, so AVX2 gives the same integers.
+            vectorized(|| {
+                for (b, block_values) in row.chunks_exact(block).enumerate() {
+                    let ints = &mut natural[b * block..(b + 1) * block];
+                    let scale = rounding.quantize(block_values, ints);
+                    let slots = b * block / SUB..(b + 1) * block / SUB;
+                    out.scales[slots.clone()].fill(scale);
+                    if !out.mins.is_empty() {
+                        rounding.sums_for_minimums(block_values, ints, scale, &mut out.mins[slots.clone()]);
+                    }
+                    if !out.corrections.is_empty() {
+                        for (correction, piece) in out.corrections[slots].iter_mut().zip(ints.chunks_exact(SUB)) {
+                            *correction = offset * int_sum(piece);
+                        }
                     }
                 }
-            }
+            });
             interleave(natural, out.values);
         },
     );
