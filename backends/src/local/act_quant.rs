@@ -9,6 +9,8 @@ use candle_core::quantized::GgmlDType;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::cpu_ops::vectorized;
+
 /// What llama.cpp turns activations into before a product with weights of a
 /// given type (its `vec_dot_type`), kept as the f32 values that stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,18 +226,6 @@ fn abs_max(block: &[f32]) -> f32 {
         amax = amax.max(v.abs());
     }
     amax
-}
-
-/// Runs `f` compiled for AVX2 and FMA where the CPU has them. Everything `f`
-/// does must be inlined into it (`#[inline(always)]`, plain loops) to benefit:
-/// a function it calls is compiled for the baseline.
-#[inline(always)]
-pub(super) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(simd) = pulp::x86::V3::try_new() {
-        return pulp::Simd::vectorize(simd, f);
-    }
-    f()
 }
 
 /// Nearest integer, ties to even, for `|x| < 2^22` (these blocks hold at

@@ -100,13 +100,14 @@ pub enum RopeScaling {
     },
 }
 
-/// YaRN's default attention factor for a scaling factor (`get_mscale` in
-/// transformers, the magnitude llama.cpp's `rope_yarn` applies).
-pub fn yarn_magnitude(factor: f64) -> f64 {
+/// YaRN's magnitude for a scaling factor: transformers' `get_mscale(factor,
+/// mscale)`. With `mscale = 1` it is the default attention factor, and the
+/// magnitude llama.cpp's `rope_yarn` applies.
+fn yarn_magnitude(factor: f64, mscale: f64) -> f64 {
     if factor <= 1.0 {
         1.0
     } else {
-        0.1 * factor.ln() + 1.0
+        0.1 * mscale * factor.ln() + 1.0
     }
 }
 
@@ -216,7 +217,7 @@ impl ModelConfig {
                 original_context: opt_u("rope.scaling.original_context_length").unwrap_or(context_length as u64) as f64,
                 beta_fast: 32.0,
                 beta_slow: 1.0,
-                attention_factor: opt_f("rope.scaling.attn_factor").unwrap_or(1.0) * yarn_magnitude(factor),
+                attention_factor: opt_f("rope.scaling.attn_factor").unwrap_or(1.0) * yarn_magnitude(factor, 1.0),
             },
             (Some(other), Some(_)) => return Err(unsupported_scaling(other)),
         };
@@ -348,12 +349,11 @@ fn hf_rope_scaling(s: &Json, context_length: usize) -> Result<RopeScaling, LoadE
             let factor = f("factor").unwrap_or(context_length as f64 / original_context);
             let attention_factor = match (f("attention_factor"), f("mscale"), f("mscale_all_dim")) {
                 (Some(a), _, _) => a,
+                // DeepSeek-style configs.
                 (None, Some(m), Some(all)) if m != 0.0 && all != 0.0 => {
-                    // transformers' `get_mscale(factor, mscale)`, for DeepSeek-style configs.
-                    let magnitude = |mscale: f64| if factor <= 1.0 { 1.0 } else { 0.1 * mscale * factor.ln() + 1.0 };
-                    magnitude(m) / magnitude(all)
+                    yarn_magnitude(factor, m) / yarn_magnitude(factor, all)
                 }
-                _ => yarn_magnitude(factor),
+                _ => yarn_magnitude(factor, 1.0),
             };
             RopeScaling::Yarn {
                 factor,

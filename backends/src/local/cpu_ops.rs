@@ -185,11 +185,19 @@ fn sum_exp(row: &[f32], max: f32) -> f64 {
         total
     }
     // Compiled again with AVX2 and FMA where the CPU has them: twice the lanes of the baseline SSE2.
+    vectorized(|| sum(row, max))
+}
+
+/// Runs `f` compiled for AVX2 and FMA where the CPU has them. Everything `f`
+/// does must be inlined into it (`#[inline(always)]`, plain loops) to benefit:
+/// a function it calls is compiled for the baseline.
+#[inline(always)]
+pub(super) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V3::try_new() {
-        return pulp::Simd::vectorize(simd, || sum(row, max));
+        return pulp::Simd::vectorize(simd, f);
     }
-    sum(row, max)
+    f()
 }
 
 /// The largest value and the first index holding it.

@@ -40,7 +40,8 @@ use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use super::act_quant::{int_sum, vectorized, ActQuant};
+use super::act_quant::{int_sum, ActQuant};
+use super::cpu_ops::vectorized;
 use super::widen::{has_mins, unpack, unpacks, Encoding, SUB};
 
 const GROUP: usize = 128;
@@ -134,19 +135,12 @@ impl Packed {
 
     /// Rows `r..r + count` as one [`Row`]: row `i`'s group `g` is group `i × groups + g`.
     fn rows(&self, r: usize, count: usize) -> Row<'_> {
-        fn part<T>(v: &[T], r: usize, count: usize, slots: usize) -> &[T] {
-            if v.is_empty() {
-                v
-            } else {
-                &v[r * slots..(r + count) * slots]
-            }
-        }
         let slots = self.slots();
         Row {
-            values: self.values[r * self.padded..(r + count) * self.padded].as_chunks().0.as_chunks().0,
-            scales: part(&self.scales, r, count, slots).as_chunks().0,
-            mins: part(&self.mins, r, count, slots).as_chunks().0,
-            corrections: part(&self.corrections, r, count, slots).as_chunks().0,
+            values: rows_of(&self.values, r, count, self.padded).as_chunks().0.as_chunks().0,
+            scales: rows_of(&self.scales, r, count, slots).as_chunks().0,
+            mins: rows_of(&self.mins, r, count, slots).as_chunks().0,
+            corrections: rows_of(&self.corrections, r, count, slots).as_chunks().0,
         }
     }
 
@@ -170,6 +164,16 @@ impl Packed {
             .zip(mins)
             .zip(corrections)
             .map(|(((values, scales), mins), corrections)| RowMut { values, scales, mins, corrections })
+    }
+}
+
+/// Rows `first..first + count` of `v`, which holds `per_row` items a row; an
+/// empty `v` (a part the product does not need) stays empty.
+fn rows_of<T>(v: &[T], first: usize, count: usize, per_row: usize) -> &[T] {
+    if v.is_empty() {
+        v
+    } else {
+        &v[first * per_row..(first + count) * per_row]
     }
 }
 
@@ -458,24 +462,17 @@ fn quantize_rows(x: &[f32], m: usize, cols: usize, rounding: ActQuant, mins: boo
 
 /// The dot products, with AVX2 paths and a portable one that computes the same sums.
 mod kernels {
-    use super::{Row, GROUP_SCALES, TILE_ROWS};
+    use super::{rows_of, Row, GROUP_SCALES, TILE_ROWS};
 
     /// `TILE_ROWS` activation rows (one [`Row`] over all of them) against one weight row, without SIMD.
     pub fn portable(w: &Row<'_>, x: &Row<'_>) -> [f32; TILE_ROWS] {
         let n = w.values.len();
-        fn part<T>(v: &[T], r: usize, n: usize) -> &[T] {
-            if v.is_empty() {
-                v
-            } else {
-                &v[r * n..(r + 1) * n]
-            }
-        }
         std::array::from_fn(|r| {
             let row = Row {
-                values: part(x.values, r, n),
-                scales: part(x.scales, r, n),
-                mins: part(x.mins, r, n),
-                corrections: part(x.corrections, r, n),
+                values: rows_of(x.values, r, 1, n),
+                scales: rows_of(x.scales, r, 1, n),
+                mins: rows_of(x.mins, r, 1, n),
+                corrections: rows_of(x.corrections, r, 1, n),
             };
             portable_1x1(w, &row)
         })
