@@ -6,9 +6,10 @@
 //!
 //! `tests/fixtures/tiny_models/` holds six models (Llama 2 style, Llama 3
 //! style, Qwen2, Qwen2 with YaRN, Qwen3, Gemma 3), each as a GGUF file and as
-//! a Hugging Face folder with the same weights; four GGUF copies converted by
+//! a Hugging Face folder with the same weights; five GGUF copies converted by
 //! `llama-quantize` (Q4_1, Q5_1: the integer kernels' minimums and Q8_1
-//! activations; F16, BF16: activations rounded to match); and
+//! activations; F16, BF16: activations rounded to match; Q2_K to Q6_K mixed
+//! in one model with 256-wide rows); and
 //! `llama_cpp.json`, what llama.cpp b11434 computed on the GGUF files. Its
 //! README says how they were made.
 
@@ -21,9 +22,10 @@ use evalkit_backends::{Backend, GenParams, GenRequest, Prompt, ScoreSpec, Scored
 use serde_json::Value;
 
 const MODELS: &[&str] = &["llama", "llama3", "qwen2", "qwen2-yarn", "qwen3", "gemma3"];
-/// GGUF only, every matrix in one type (Q4_1, Q5_1, F16, BF16); run with
-/// stored weights, as llama.cpp runs them.
-const QUANTIZED: &[&str] = &["llama-q4_1", "qwen2-q5_1", "llama3-f16", "qwen3-bf16"];
+/// GGUF only, run with stored weights as llama.cpp runs them: every matrix in
+/// one type (Q4_1, Q5_1, F16, BF16), or a mixture of Q2_K to Q6_K on a model
+/// with the 256-wide rows K-quants need.
+const QUANTIZED: &[&str] = &["llama-q4_1", "qwen2-q5_1", "llama3-f16", "qwen3-bf16", "llama-kquants"];
 
 /// The weights modes each GGUF model is compared in: dequantizing a quantized
 /// model to f32 drops llama.cpp's activation rounding, on purpose.
@@ -60,8 +62,19 @@ struct Tolerances {
 /// activations rounded to f16 / bf16 as llama.cpp rounds them, final gaps of
 /// 2.2e-5 / 1.8e-4 and running ones up to 1.2e-4 / 9.5e-4; without that
 /// rounding 1.2e-4 / 3.8e-4 and 1.8e-4 / 2.9e-3.
+///
+/// K-quants round activations in blocks of 256 to one scale, so more values
+/// sit near a rounding step, and the chaos is larger: `llama-kquants` is
+/// 1.9e-3 off (running values up to 3.0e-3). llama.cpp varies as much
+/// against itself on copies of its source model: `-fa off` moves the PPL of
+/// an all-Q2_K copy by 2.4e-3, `-ub 32` an all-Q6_K copy by 1.5e-3. The
+/// products themselves equal ggml's to float precision (`int8.rs`); what
+/// this comparison adds is K-quant models end to end (embedding rows decoded
+/// from Q4_K, a mixture of types in one file). An off-by-one in Q3_K's
+/// scales, in 2 of its 14 matrices, moves the first chunk by 3.3e-2.
 fn tolerances(name: &str, weights: WeightsMode) -> Tolerances {
     let (final_ppl, running_ppl, standard_error) = match (name, weights) {
+        ("llama-kquants", _) => (5e-3, 6e-3, 1e-2),
         ("llama3-f16", _) => (6e-5, 3e-4, 1e-3),
         ("qwen3-bf16", _) => (5e-4, 1.5e-3, 5e-3),
         _ if QUANTIZED.contains(&name) => (5e-4, 4e-3, 5e-3),

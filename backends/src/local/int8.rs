@@ -737,6 +737,64 @@ mod tests {
         }
     }
 
+    /// ggml's own blocks and products (`tests/fixtures/ggml_products`, made
+    /// with llama.cpp b11434): quantized by `ggml_quantize_chunk` and
+    /// multiplied by `ggml_mul_mat` on its CPU backend, which rounds the
+    /// activations to Q8_0 / Q8_1 / Q8_K first. The integer sums are exact on
+    /// both sides, so only the order of the float sums may differ.
+    #[test]
+    fn products_equal_ggml_on_its_own_blocks() {
+        use candle_core::quantized::ggml_file::qtensor_from_ggml;
+        use GgmlDType::*;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ggml_products");
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("products.json")).unwrap()).unwrap();
+        let blob = std::fs::read(dir.join("products.bin")).unwrap();
+        let slice = |entry: &serde_json::Value| {
+            let offset = entry["offset"].as_u64().unwrap() as usize;
+            &blob[offset..offset + entry["bytes"].as_u64().unwrap() as usize]
+        };
+        let floats = |bytes: &[u8]| -> Vec<f32> {
+            bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        };
+        let dim = |key: &str| index[key].as_u64().unwrap() as usize;
+        let (k, n, m) = (dim("k"), dim("n"), dim("m"));
+        let x = floats(slice(&index["activations"]));
+        let mut checked = Vec::new();
+        for entry in index["types"].as_array().unwrap() {
+            let name = entry["type"].as_str().unwrap();
+            let dtype = match name {
+                "q4_0" => Q4_0,
+                "q4_1" => Q4_1,
+                "q5_0" => Q5_0,
+                "q5_1" => Q5_1,
+                "q8_0" => Q8_0,
+                "q2_K" => Q2K,
+                "q3_K" => Q3K,
+                "q4_K" => Q4K,
+                "q5_K" => Q5K,
+                "q6_K" => Q6K,
+                other => panic!("products.json: unknown type {other}"),
+            };
+            let w = qtensor_from_ggml(dtype, slice(&entry["blocks"]), vec![n, k], &Device::Cpu).unwrap();
+            let matrix = Int8Matrix::from_qtensor(&w).unwrap().expect("an integer-kernel type");
+            let ggml = floats(slice(&entry["products"]));
+            let ours = matrix.matmul(&x, m);
+            let worst = |ours: &[f32], ggml: &[f32]| {
+                let scale = ggml.iter().fold(0f32, |a, b| a.max(b.abs()));
+                ours.iter().zip(ggml).map(|(a, b)| (a - b).abs() / scale).fold(0f32, f32::max)
+            };
+            let tiled = worst(&ours, &ggml);
+            // One row at a time: the decoding path.
+            let single = (0..m)
+                .map(|r| worst(&matrix.matmul(&x[r * k..(r + 1) * k], 1), &ggml[r * n..(r + 1) * n]))
+                .fold(0f32, f32::max);
+            assert!(tiled < 5e-6 && single < 5e-6, "{name}: relative gaps {tiled:e} (tiled), {single:e} (one row)");
+            checked.push(name);
+        }
+        assert_eq!(checked.len(), 10, "every integer-kernel type is in products.json");
+    }
+
     #[test]
     fn the_largest_stored_weights_against_full_scale_activations_do_not_overflow_16_bits() {
         use GgmlDType::*;
