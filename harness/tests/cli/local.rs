@@ -56,7 +56,7 @@ fn the_quickstart_answers_offline() {
     assert!(exact["mean"].as_f64().unwrap() >= 0.6, "{exact}");
     let runtime = &results["variants"][0]["runtime"];
     assert_eq!(runtime["architecture"], "gemma3");
-    assert_eq!(runtime["weights"], "f32");
+    assert_eq!(runtime["weights"], "stored");
     assert!(runtime["load_seconds"].as_f64().unwrap() > 0.0);
     assert!(runtime["peak_rss_bytes"].as_u64().unwrap() > runtime["weights_bytes"].as_u64().unwrap());
     let usage = &results["usage"][0];
