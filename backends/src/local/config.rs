@@ -188,11 +188,9 @@ impl ModelConfig {
         let get_u = |k: &str| -> Result<usize, LoadError> {
             let value =
                 metadata.get(&key(k)).ok_or_else(|| LoadError::Format(format!("GGUF metadata has no `{}`", key(k))))?;
-            value
-                .to_u64()
-                .or_else(|_| value.to_u32().map(u64::from))
-                .map(|v| v as usize)
-                .map_err(|e| LoadError::Format(format!("GGUF metadata `{}` is not an integer: {e}", key(k))))
+            value.to_u64().or_else(|_| value.to_u32().map(u64::from)).map(|v| v as usize).map_err(|e| {
+                LoadError::Format(format!("GGUF metadata `{}` is not an integer: {}", key(k), super::describe(&e)))
+            })
         };
         let opt_u = |k: &str| metadata.get(&key(k)).and_then(|v| v.to_u32().ok().map(u64::from).or(v.to_u64().ok()));
         let opt_f = |k: &str| metadata.get(&key(k)).and_then(|v| v.to_f32().ok().map(f64::from).or(v.to_f64().ok()));

@@ -34,7 +34,7 @@ pub struct Engine {
 }
 
 fn candle(error: candle_core::Error) -> EngineError {
-    format!("model error: {error}")
+    format!("model error: {}", super::describe(&error))
 }
 
 impl Engine {

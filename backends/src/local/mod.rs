@@ -10,6 +10,7 @@ mod chat;
 mod config;
 mod cpu_ops;
 mod engine;
+mod gguf_types;
 mod int8;
 mod model;
 mod sampling;
@@ -55,6 +56,17 @@ pub enum LoadError {
     /// The tokenizer could not be built.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+}
+
+/// A candle error as one readable message: without the backtrace candle
+/// attaches when `RUST_BACKTRACE` is set, which belongs in no user-facing error.
+pub(crate) fn describe(error: &candle_core::Error) -> String {
+    match error {
+        candle_core::Error::WithBacktrace { inner, .. } => describe(inner),
+        candle_core::Error::Context { inner, context } => format!("{context}: {}", describe(inner)),
+        candle_core::Error::WithPath { inner, path } => format!("{}: {}", path.display(), describe(inner)),
+        other => other.to_string(),
+    }
 }
 
 /// Where to run.
@@ -267,7 +279,7 @@ fn pick_device(choice: DeviceChoice) -> (Device, String) {
         DeviceChoice::Cuda => match Device::new_cuda(0) {
             Ok(device) => (device, "cuda:0".to_owned()),
             Err(error) => {
-                eprintln!("warning: no usable CUDA GPU ({error}); running on the CPU");
+                eprintln!("warning: no usable CUDA GPU ({}); running on the CPU", describe(&error));
                 (Device::Cpu, "cpu (cuda unavailable)".to_owned())
             }
         },

@@ -195,11 +195,14 @@ impl Model {
         // Llama 3 GGUFs carry their scaled RoPE frequencies as a tensor of divisors.
         let freq_factors = if loader.contains("rope_freqs.weight") {
             let t = loader.dense("rope_freqs.weight")?;
-            Some(t.to_vec1::<f32>().map_err(|e| LoadError::Format(format!("rope_freqs.weight: {e}")))?)
+            Some(
+                t.to_vec1::<f32>()
+                    .map_err(|e| LoadError::Format(format!("rope_freqs.weight: {}", super::describe(&e))))?,
+            )
         } else {
             None
         };
-        let rope_err = |e: candle_core::Error| LoadError::Format(format!("rotary tables: {e}"));
+        let rope_err = |e: candle_core::Error| LoadError::Format(format!("rotary tables: {}", super::describe(&e)));
         let rope_global = Rope::new(&config, config.rope_theta, config.rope_scaling, freq_factors.as_deref(), device)
             .map_err(rope_err)?;
         // Sliding-window layers are never scaled (Gemma 3, as in llama.cpp and transformers).

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::act_quant::Rounding;
 use super::config::Architecture;
+use super::gguf_types::first_unreadable_tensor;
 use super::int8::Int8Matrix;
-use super::LoadError;
+use super::{describe, LoadError};
 
 /// How weights are held in memory and multiplied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,14 +285,23 @@ fn dtype_name(dtype: GgmlDType) -> String {
 }
 
 fn tensor_error(name: &str, error: candle_core::Error) -> LoadError {
-    LoadError::Format(format!("tensor `{name}`: {error}"))
+    LoadError::Format(format!("tensor `{name}`: {}", describe(&error)))
 }
 
 /// Read a GGUF file's metadata and tensor directory.
 pub fn open_gguf(path: &Path) -> Result<WeightSource, LoadError> {
     let mut file = File::open(path).map_err(|e| io_error(path, e))?;
-    let content = gguf_file::Content::read(&mut file)
-        .map_err(|e| LoadError::Format(format!("{} is not a readable GGUF file: {e}", path.display())))?;
+    let content = gguf_file::Content::read(&mut file).map_err(|e| match first_unreadable_tensor(path) {
+        Some(tensor) => LoadError::Format(format!(
+            "{}: tensor `{}` is stored as {}, a block type evalkit cannot read (it reads F32, F16, BF16, \
+             Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K to Q6_K); quantize the original f16 or bf16 \
+             model to one of those instead, e.g. `llama-quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M`",
+            path.display(),
+            tensor.name,
+            tensor.type_name(),
+        )),
+        None => LoadError::Format(format!("{} is not a readable GGUF file: {}", path.display(), describe(&e))),
+    })?;
     Ok(WeightSource::Gguf { path: path.to_owned(), content })
 }
 
@@ -313,7 +323,7 @@ fn read_safetensors(files: &[PathBuf]) -> Result<HashMap<String, Tensor>, LoadEr
     let mut tensors = HashMap::new();
     for file in files {
         let loaded = candle_core::safetensors::load(file, &Device::Cpu)
-            .map_err(|e| LoadError::Format(format!("{}: {e}", file.display())))?;
+            .map_err(|e| LoadError::Format(format!("{}: {}", file.display(), describe(&e))))?;
         // Multimodal checkpoints (Gemma 3 4B and larger) hold the text model under
         // `language_model.` (`model.language_model.` since transformers 4.52); llama.cpp's
         // converter drops that part of the name, and so do we.
