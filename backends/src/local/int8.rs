@@ -746,7 +746,11 @@ mod tests {
     fn products_equal_ggml_on_its_own_blocks() {
         use candle_core::quantized::ggml_file::qtensor_from_ggml;
         use GgmlDType::*;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ggml_products");
+        // Read at run time, as the integration tests do: the compile-time value goes stale when
+        // a shared target directory serves checkouts at different paths.
+        let package = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from);
+        let dir = package.join("tests/fixtures/ggml_products");
         let index: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("products.json")).unwrap()).unwrap();
         let blob = std::fs::read(dir.join("products.bin")).unwrap();
