@@ -2,8 +2,8 @@
 //! reading a journal back (what `--resume` and `evalkit report` do).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use evalkit::journal::{self, Journal};
 use evalkit_benches::sample_record;
+use evalkit_record::journal_file::{self as journal, Journal};
 
 fn append(c: &mut Criterion) {
     let mut group = c.benchmark_group("journal");

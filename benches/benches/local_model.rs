@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use evalkit_backends::local::{DeviceChoice, LocalBackend, LocalConfig, WeightsMode};
-use evalkit_backends::{Backend, GenParams, GenRequest, Prompt, ScoreSpec};
+use evalkit_local::{DeviceChoice, LocalBackend, LocalConfig, WeightsMode};
+use evalkit_model_api::{Backend, GenParams, GenRequest, Prompt, ScoreSpec};
 
 fn model() -> Option<PathBuf> {
     let home = PathBuf::from(std::env::var_os("HOME")?);
@@ -24,7 +24,7 @@ fn model() -> Option<PathBuf> {
 }
 
 fn text() -> String {
-    let path = package_dir().join("../backends/tests/fixtures/llama_cpp/ppl_text.txt");
+    let path = package_dir().join("../backends/local/tests/fixtures/llama_cpp/ppl_text.txt");
     std::fs::read_to_string(path).expect("the perplexity fixture text")
 }
 

@@ -5,33 +5,32 @@
 
 #![deny(missing_docs)]
 
-use evalkit_reports::record::{Outcome, Record, ResponseEntry, ScoreEntry};
+use evalkit_model_api::{Message, Prompt, Response, Timing, Usage};
+use evalkit_record::journal::{Outcome, Record, ScoreEntry, RECORD_VERSION};
 
 /// A realistic journal record for sample `index`.
 pub fn sample_record(index: usize) -> Record {
     let mut scores = std::collections::BTreeMap::new();
-    scores.insert(
-        "exact_match".to_owned(),
-        ScoreEntry { value: Some((index % 2) as f64), cause: None, details: Default::default() },
-    );
+    scores.insert("exact_match".to_owned(), ScoreEntry { value: Some((index % 2) as f64), ..ScoreEntry::default() });
     Record {
+        v: RECORD_VERSION,
         variant: "qa-v2".to_owned(),
         sample: format!("sample-{index}"),
         repeat: 0,
         request_hash: format!("{index:064x}"),
-        prompt: "[system]\nAnswer with one word.\n\n[user]\nWhat is the capital of France?".to_owned(),
+        prompt: Prompt::Chat(vec![
+            Message { role: "system".to_owned(), content: "Answer with one word.".to_owned() },
+            Message { role: "user".to_owned(), content: "What is the capital of France?".to_owned() },
+        ]),
         reference: Some(serde_json::json!("Paris")),
         cluster: None,
-        outcome: Outcome::Response(ResponseEntry {
+        outcome: Outcome::Response(Response {
             text: "Paris".to_owned(),
-            input_tokens: 24,
-            output_tokens: 2,
-            cached_input_tokens: None,
-            reasoning_tokens: None,
-            e2e_seconds: 0.31,
-            ttft_seconds: Some(0.12),
-            inter_token_seconds: Some(0.02),
+            usage: Usage { input_tokens: 24, output_tokens: 2, ..Usage::default() },
+            timing: Timing { e2e_seconds: 0.31, ttft_seconds: Some(0.12), inter_token_seconds: Some(0.02) },
             finish_reason: Some("stop".to_owned()),
+            model: Some("gpt-4o-mini-2024-07-18".to_owned()),
+            ..Response::default()
         }),
         scores,
         attempts: 1,

@@ -4,10 +4,10 @@
 //! `rename` of a fully written and synced temporary file, so a killed process
 //! leaves either the complete entry or none. Failed requests are never cached.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use evalkit_backends::Response;
+use evalkit_model_api::Response;
+use evalkit_record::atomic::write_atomic;
 
 /// A directory of cached responses.
 #[derive(Debug, Clone)]
@@ -35,45 +35,23 @@ impl ResponseCache {
     /// Store a response.
     pub fn put(&self, hash: &str, response: &Response) -> std::io::Result<()> {
         let path = self.path(hash);
-        let parent = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent)?;
-        let mut temp = tempfile_in(parent)?;
-        temp.1.write_all(&serde_json::to_vec(response)?)?;
-        temp.1.sync_data()?;
-        drop(temp.1);
-        std::fs::rename(&temp.0, &path)
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_atomic(&path, &serde_json::to_vec(response)?)
     }
-}
-
-/// A uniquely named temporary file next to its destination (same filesystem,
-/// so the rename is atomic).
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let unique = format!(".tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let path = dir.join(unique);
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
-    Ok((path, file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evalkit_backends::{Timing, Usage};
 
     #[test]
     fn round_trips_and_ignores_garbage() {
         let dir = tempfile::tempdir().unwrap();
         let cache = ResponseCache::new(dir.path().join("cache"));
         assert!(cache.get("abcd").is_none());
-        let response = Response {
-            text: "Paris".into(),
-            usage: Usage::default(),
-            timing: Timing::default(),
-            finish_reason: None,
-            model: None,
-            scored: None,
-        };
+        let response = Response { text: "Paris".into(), ..Response::default() };
         cache.put("abcd", &response).unwrap();
         assert_eq!(cache.get("abcd"), Some(response));
         std::fs::write(cache.path("ffff"), "{not json").unwrap_or_else(|_| {

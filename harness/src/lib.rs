@@ -7,14 +7,17 @@
 //!
 //! ```text
 //! suite.toml ─[suite::load]→ Suite ─[prepare]→ + datasets ─[plan]→ Tasks
-//!   ─[runner::execute]→ records.jsonl (journal) ─[outputs::write]→ results.json, report.html
+//!   ─[runner::execute: caller → scoring (→ paired stage)]→ records.jsonl (journal)
+//!   ─[outputs::derive]→ results + gates ─[outputs::export]→ results.json, report.html, …
 //! ```
 //!
 //! See docs/architecture.md for where each stage lives and why.
 
 #![deny(missing_docs)]
 
+pub mod backend_kinds;
 pub mod cache;
+pub mod caller;
 pub mod cli;
 mod clock;
 pub mod commands;
@@ -22,11 +25,11 @@ pub mod connect;
 pub mod dataset;
 pub mod diagnostic;
 pub mod exit;
-pub mod journal;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;
 pub mod prompt;
 pub mod rundir;
 pub mod runner;
+pub mod scoring;
 pub mod suite;

@@ -6,12 +6,12 @@
 //! `evalkit gate` rebuild a run's outputs at any time.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use evalkit_record::journal::Record;
+use evalkit_record::results::{MetricInfo, RunInfo, RunResults, VariantInfo};
 use evalkit_reports::gates::{self, Baseline, GateInputs};
-use evalkit_reports::record::Record;
-use evalkit_reports::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
 use evalkit_reports::{analyze, AnalysisInput};
 
 use crate::exit::Failure;
@@ -38,10 +38,65 @@ pub fn write(
     complete: bool,
     baseline: BaselineSource<'_>,
 ) -> Result<RunResults> {
+    let results = derive(run, suite, records, samples, complete, baseline)?;
+    export(run, suite, &results, records)?;
+    Ok(results)
+}
+
+/// One output file of a run, rendered from the results and the journal.
+struct Exporter {
+    /// File name in the run folder.
+    file: &'static str,
+    /// What the file holds.
+    render: fn(&ExportInput<'_>) -> Result<String>,
+}
+
+/// What every exporter reads.
+struct ExportInput<'a> {
+    results: &'a RunResults,
+    records: &'a [Record],
+    suite: &'a Suite,
+}
+
+/// The files a run's outputs are, in the order they are written.
+const EXPORTERS: &[Exporter] = &[
+    Exporter { file: "results.json", render: |i| Ok(serde_json::to_string_pretty(i.results)?) },
+    Exporter {
+        file: "report.html",
+        render: |i| evalkit_reports::html::render_html(i.results, i.records).context("cannot render the HTML report"),
+    },
+    Exporter { file: "summary.md", render: |i| Ok(evalkit_reports::summary_markdown(i.results)) },
+    Exporter {
+        file: "junit.xml",
+        render: |i| Ok(evalkit_reports::junit_xml(i.results, i.suite.file.report.junit_samples.then_some(i.records))),
+    },
+    Exporter { file: "results.csv", render: |i| Ok(evalkit_reports::results_csv(i.results)) },
+    Exporter { file: "samples.csv", render: |i| Ok(evalkit_reports::samples_csv(i.results, i.records)) },
+];
+
+/// Write every exporter's file into the run folder.
+pub fn export(run: &RunDir, suite: &Suite, results: &RunResults, records: &[Record]) -> Result<()> {
+    let input = ExportInput { results, records, suite };
+    for exporter in EXPORTERS {
+        let text = (exporter.render)(&input)?;
+        write_file(&run.output(exporter.file), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Analyse the journal and check the gates; writes nothing.
+pub fn derive(
+    run: &RunDir,
+    suite: &Suite,
+    records: &[Record],
+    samples: usize,
+    complete: bool,
+    baseline: BaselineSource<'_>,
+) -> Result<RunResults> {
     let input = AnalysisInput {
-        run: run_info(run, suite, complete),
+        run: run_info(run, suite, records, complete),
         suite: serde_json::to_value(&suite.file).context("cannot snapshot the suite")?,
-        variants: with_runtime(variant_infos(suite, samples), suite, run),
+        variants: with_runtime(variant_infos(suite, samples, &run.manifest.backends), suite, run),
         metrics: metric_infos(suite),
         records,
         baseline: suite.file.suite.baseline.clone(),
@@ -52,7 +107,7 @@ pub fn write(
         if let Some(named) = &spec.baseline {
             // Relative to the suite file, like every path in it.
             let path = match baseline {
-                BaselineSource::Suite => suite.resolve(named),
+                BaselineSource::Suite => PathBuf::from(named),
                 BaselineSource::Override(path) => path.to_path_buf(),
             };
             spec.baseline = Some(path.display().to_string());
@@ -68,17 +123,6 @@ pub fn write(
         .collect();
     results.gates = gates::evaluate(GateInputs { results: &results, records, gates: &specs, baselines: &baselines });
 
-    write_file(&run.results(), serde_json::to_string_pretty(&results)?.as_bytes())?;
-    let html = evalkit_reports::html::render_html(&results, records).context("cannot render the HTML report")?;
-    write_file(&run.report(), html.as_bytes())?;
-    let summary = evalkit_reports::summary_markdown(&results);
-    write_file(&run.output("summary.md"), summary.as_bytes())?;
-    write_file(
-        &run.output("junit.xml"),
-        evalkit_reports::junit_xml(&results, suite.file.report.junit_samples.then_some(records)).as_bytes(),
-    )?;
-    write_file(&run.output("results.csv"), evalkit_reports::results_csv(&results).as_bytes())?;
-    write_file(&run.output("samples.csv"), evalkit_reports::samples_csv(&results, records).as_bytes())?;
     Ok(results)
 }
 
@@ -116,9 +160,9 @@ pub struct RunContents {
 pub fn read_run(path: &Path) -> Result<RunContents, Failure> {
     let run = RunDir::open(path)?;
     let suite = crate::suite::load(&run.suite_toml())?;
-    let journal =
-        crate::journal::read(&run.records()).with_context(|| format!("cannot read `{}`", run.records().display()))?;
-    let records = crate::commands::run::latest_per_task(journal.records);
+    let journal = evalkit_record::journal_file::read(&run.records())
+        .with_context(|| format!("cannot read `{}`", run.records().display()))?;
+    let records = evalkit_record::journal::latest_per_task(journal.records);
     let samples = run.manifest.datasets.get(&suite.dataset).map_or(0, |d| d.samples);
     Ok(RunContents { run, suite, records, samples, skipped: journal.skipped })
 }
@@ -131,14 +175,14 @@ pub fn load_baseline(path: &Path) -> Result<Baseline> {
             Failure::Invalid(diagnostics) => anyhow::anyhow!("{}", diagnostics.to_string().trim_end()),
         })?;
         let input = AnalysisInput {
-            run: run_info(&contents.run, &contents.suite, true),
+            run: run_info(&contents.run, &contents.suite, &contents.records, true),
             suite: serde_json::Value::Null,
-            variants: variant_infos(&contents.suite, contents.samples),
+            variants: variant_infos(&contents.suite, contents.samples, &contents.run.manifest.backends),
             metrics: metric_infos(&contents.suite),
             records: &contents.records,
             baseline: contents.suite.file.suite.baseline.clone(),
         };
-        return Ok(Baseline::from_run(&analyze(input), &contents.records));
+        return Ok(gates::baseline_of_run(&analyze(input), &contents.records));
     }
     let text = std::fs::read_to_string(path).with_context(|| {
         format!("cannot read `{}` (write it from a good run with `evalkit baseline update <run dir>`)", path.display())
@@ -146,20 +190,21 @@ pub fn load_baseline(path: &Path) -> Result<Baseline> {
     Baseline::parse(&text).with_context(|| format!("`{}`", path.display()))
 }
 
-fn run_info(run: &RunDir, suite: &Suite, complete: bool) -> RunInfo {
+/// The run as its manifest records it. A version-1 manifest has no finish
+/// time: a complete run then finished when its last record did.
+fn run_info(run: &RunDir, suite: &Suite, records: &[Record], complete: bool) -> RunInfo {
+    let last_record = || records.iter().map(|r| r.finished_at.as_str()).max().map(str::to_owned);
     RunInfo {
         id: run.manifest.run_id.clone(),
         suite_name: suite.file.suite.name.clone(),
         suite_description: suite.file.suite.description.clone(),
         started_at: run.manifest.started_at.clone(),
-        finished_at: complete.then(crate::clock::now_rfc3339),
+        finished_at: run.manifest.finished_at.clone().or_else(|| complete.then(last_record).flatten()),
         complete,
         seed: suite.file.suite.seed,
         repeats: suite.file.run.repeats,
         git_commit: run.manifest.git_commit.clone(),
-        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .unwrap_or_else(|_| "unknown".to_owned()),
+        host: run.manifest.host.clone().unwrap_or_else(|| "unknown".to_owned()),
     }
 }
 
@@ -172,13 +217,20 @@ fn with_runtime(mut variants: Vec<VariantInfo>, suite: &Suite, run: &RunDir) -> 
     variants
 }
 
-/// What each variant is, as the report shows it.
-pub fn variant_infos(suite: &Suite, samples: usize) -> Vec<VariantInfo> {
+/// What each variant is, as the report shows it. Backend identities come from
+/// the run's manifest (`identities`), as they were when the run started; a
+/// manifest of version 1 has none, and then they are read from the suite.
+pub fn variant_infos(
+    suite: &Suite,
+    samples: usize,
+    identities: &BTreeMap<String, evalkit_model_api::BackendIdentity>,
+) -> Vec<VariantInfo> {
     suite
         .variants
         .iter()
         .map(|variant| {
-            let identity = suite.backend_identity(&variant.backend);
+            let identity =
+                identities.get(&variant.backend).cloned().or_else(|| suite.backend_identity(&variant.backend));
             let (kind, model, endpoint) = match identity {
                 Some(identity) => (identity.kind, identity.model, Some(identity.endpoint)),
                 None => ("unknown".to_owned(), String::new(), None),
@@ -207,14 +259,8 @@ fn metric_infos(suite: &Suite) -> Vec<MetricInfo> {
         .map(|(metric, config)| MetricInfo {
             name: metric.name().to_owned(),
             kind: config.kind_name().to_owned(),
-            scale: match metric.scale() {
-                evalkit_metrics::Scale::Binary => Scale::Binary,
-                evalkit_metrics::Scale::Continuous => Scale::Continuous,
-            },
-            direction: match metric.direction() {
-                evalkit_metrics::Direction::HigherIsBetter => Direction::HigherIsBetter,
-                evalkit_metrics::Direction::LowerIsBetter => Direction::LowerIsBetter,
-            },
+            scale: metric.scale(),
+            direction: metric.direction(),
             unit: metric.unit().map(str::to_owned),
             aggregate: metric.aggregate().map(str::to_owned),
         })

@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use evalkit_backends::{BackendIdentity, GenRequest, ScoreSpec};
-use serde_json::json;
-use sha2::{Digest, Sha256};
+use evalkit_model_api::{BackendIdentity, GenRequest, ScoreSpec};
 
+use crate::caller::request_hash;
 use crate::dataset::{few_shot_examples, Dataset};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::prompt::RenderError;
@@ -57,7 +56,7 @@ pub fn plan(
     }
     let mut more_problems = 0usize;
     // Rendering is per (prompt, sample): variants sharing a prompt share it.
-    let mut rendered: BTreeMap<(&str, usize), Arc<evalkit_backends::Prompt>> = BTreeMap::new();
+    let mut rendered: BTreeMap<(&str, usize), Arc<evalkit_model_api::Prompt>> = BTreeMap::new();
     for variant in &suite.variants {
         let Some(template) = suite.prompt(&variant.prompt) else { continue };
         let spec = &suite.file.prompts[&variant.prompt];
@@ -220,19 +219,10 @@ fn render_problem(prompt: &str, dataset: &Dataset, index: usize, error: RenderEr
     Diagnostic::new(message).in_file(&dataset.path).at(line, None).with_hint(hint)
 }
 
-/// sha256 over the backend identity, the full request and the repeat index.
-///
-/// Streaming is left out on purpose: it changes how an answer is delivered,
-/// not what it is.
-pub fn request_hash(identity: &BackendIdentity, request: &GenRequest, repeat: u32) -> String {
-    let key = json!({ "v": 1, "backend": identity, "request": request, "repeat": repeat });
-    hex::encode(Sha256::digest(key.to_string().as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evalkit_backends::{GenParams, Message, Prompt};
+    use evalkit_model_api::{GenParams, Message, Prompt};
 
     #[test]
     fn hash_changes_with_anything_that_changes_the_answer() {

@@ -1,7 +1,7 @@
 //! The stages every command shares: suite file → checked suite → loaded data.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::dataset::{self, Dataset};
 use crate::diagnostic::Diagnostics;
@@ -30,7 +30,7 @@ pub fn prepare(path: &Path) -> Result<Prepared, Diagnostics> {
     let mut datasets = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, spec) in &suite.file.datasets {
-        let file = suite.resolve(&spec.path);
+        let file = PathBuf::from(&spec.path);
         match dataset::load(name, spec, &file, suite.file.suite.seed) {
             Ok(data) => {
                 datasets.insert(name.clone(), data);

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use evalkit_backends::{Message, Prompt};
+use evalkit_model_api::{Message, Prompt};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 

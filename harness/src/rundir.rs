@@ -3,7 +3,7 @@
 //! ```text
 //! suite.toml      resolved copy of what ran (absolute paths): resume needs nothing else
 //! runtime.json    how local models ran: load time, weights memory, peak memory
-//! run.json        manifest: id, start time, dataset fingerprints
+//! run.json        manifest: id, host, start and finish times, dataset fingerprints, backend identities
 //! records.jsonl   the journal (source of truth)
 //! results.json    aggregates, derived from the journal
 //! report.html     one self-contained page, derived from the journal
@@ -13,47 +13,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
+use evalkit_model_api::BackendIdentity;
+use evalkit_record::atomic::write_atomic;
+use evalkit_record::journal::Record;
+pub use evalkit_record::manifest::{DatasetFingerprint, Manifest, MANIFEST_VERSION};
 use sha2::{Digest, Sha256};
 
 use crate::dataset::Dataset;
 use crate::suite::Suite;
-
-/// Version of `run.json`.
-pub const MANIFEST_VERSION: u32 = 1;
-
-/// `run.json`: what a resume needs to know about the original run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Format version.
-    pub manifest_version: u32,
-    /// Unique run id (`<timestamp>-<short id>`).
-    pub run_id: String,
-    /// `[suite] name`.
-    pub suite_name: String,
-    /// The suite file the run was started from.
-    pub suite_file: String,
-    /// RFC 3339 start time.
-    pub started_at: String,
-    /// evalkit version that started the run.
-    pub evalkit_version: String,
-    /// Git commit of the suite's repository, when it is in one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub git_commit: Option<String>,
-    /// Dataset name → fingerprint, to warn when data changed before a resume.
-    pub datasets: BTreeMap<String, DatasetFingerprint>,
-}
-
-/// Which file a dataset came from, and its content hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatasetFingerprint {
-    /// Absolute path.
-    pub path: String,
-    /// sha256 of the file.
-    pub sha256: String,
-    /// Samples used (after split, limit, sample).
-    pub samples: usize,
-}
 
 /// An existing or new run directory.
 pub struct RunDir {
@@ -66,7 +33,13 @@ pub struct RunDir {
 impl RunDir {
     /// Create a fresh run folder under `output_dir/<suite>/` and write the
     /// resolved suite and manifest into it.
-    pub fn create(output_dir: &Path, suite: &Suite, datasets: &BTreeMap<String, Dataset>) -> Result<RunDir> {
+    pub fn create(
+        output_dir: &Path,
+        suite: &Suite,
+        datasets: &BTreeMap<String, Dataset>,
+        backends: BTreeMap<String, BackendIdentity>,
+        planned_tasks: u64,
+    ) -> Result<RunDir> {
         let stamp = crate::clock::now_compact();
         let nonce = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
         let short = hex::encode(&Sha256::digest(nonce.as_bytes())[..3]);
@@ -79,14 +52,46 @@ impl RunDir {
             suite_name: suite.file.suite.name.clone(),
             suite_file: absolute(&suite.source.path).display().to_string(),
             started_at: crate::clock::now_rfc3339(),
+            finished_at: None,
+            host: Some(host_name()),
             evalkit_version: env!("CARGO_PKG_VERSION").to_owned(),
             git_commit: git_commit(suite.source.base_dir()),
             datasets: fingerprints(datasets),
+            backends,
+            planned_tasks: Some(planned_tasks),
         };
         let run = RunDir { path, manifest };
         write_file(&run.suite_toml(), resolved_suite(suite)?.as_bytes())?;
-        write_file(&run.manifest_path(), serde_json::to_string_pretty(&run.manifest)?.as_bytes())?;
+        run.write_manifest()?;
         Ok(run)
+    }
+
+    /// Record that every planned task now has a record (`evalkit run` calls
+    /// this when a session ends with the plan complete). Only a run writes its manifest.
+    pub fn mark_finished(&mut self) -> Result<()> {
+        if self.manifest.finished_at.is_none() {
+            self.manifest.finished_at = Some(crate::clock::now_rfc3339());
+            self.write_manifest()?;
+        }
+        Ok(())
+    }
+
+    fn write_manifest(&self) -> Result<()> {
+        write_file(&self.manifest_path(), serde_json::to_string_pretty(&self.manifest)?.as_bytes())
+    }
+
+    /// Whether every planned task has a record: the one place this is decided.
+    /// A run records it in its manifest when it finishes; a manifest of
+    /// version 1 did not, so there the latest records are counted against
+    /// the plan's size.
+    pub fn is_complete(&self, latest: &[Record], planned_tasks: usize) -> bool {
+        if self.manifest.finished_at.is_some() {
+            return true;
+        }
+        match self.manifest.planned_tasks {
+            Some(_) => false,
+            None => latest.len() >= planned_tasks,
+        }
     }
 
     /// Open a run folder to resume or re-report it.
@@ -106,7 +111,7 @@ impl RunDir {
     }
 
     /// Backend runtime facts recorded by earlier sessions of this run.
-    pub fn runtime(&self) -> BTreeMap<String, evalkit_backends::RuntimeInfo> {
+    pub fn runtime(&self) -> BTreeMap<String, evalkit_model_api::RuntimeInfo> {
         std::fs::read_to_string(self.runtime_path())
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
@@ -115,7 +120,7 @@ impl RunDir {
 
     /// Add this session's backend runtime facts. A backend that did not load
     /// its model this time (everything cached) keeps what an earlier session recorded.
-    pub fn record_runtime(&self, latest: BTreeMap<String, evalkit_backends::RuntimeInfo>) -> Result<()> {
+    pub fn record_runtime(&self, latest: BTreeMap<String, evalkit_model_api::RuntimeInfo>) -> Result<()> {
         if latest.is_empty() {
             return Ok(());
         }
@@ -165,32 +170,11 @@ pub fn fingerprints(datasets: &BTreeMap<String, Dataset>) -> BTreeMap<String, Da
         .collect()
 }
 
-/// The suite as it ran, with every path made absolute so the copy stands alone.
+/// The checked suite as it ran, serialised, with its (already resolved)
+/// paths made absolute so the copy stands alone.
 fn resolved_suite(suite: &Suite) -> Result<String> {
     let mut file = suite.file.clone();
-    for dataset in file.datasets.values_mut() {
-        dataset.path = absolute(&suite.resolve(&dataset.path)).display().to_string();
-    }
-    for backend in file.backends.values_mut() {
-        if let crate::suite::schema::BackendSpec::Local(local) = backend {
-            local.model = absolute(&suite.resolve(&local.model)).display().to_string();
-        }
-    }
-    file.run.output_dir = absolute(&suite.resolve(&file.run.output_dir)).display().to_string();
-    file.run.cache_dir = absolute(&suite.resolve(&file.run.cache_dir)).display().to_string();
-    for gate in &mut file.gates {
-        if let Some(baseline) = &mut gate.baseline {
-            *baseline = absolute(&suite.resolve(baseline)).display().to_string();
-        }
-    }
-    file.suite.dataset = Some(suite.dataset.clone());
-    for metric in &mut file.metrics {
-        if let evalkit_metrics::MetricConfig::JsonValid(json) = metric {
-            if let Some(path) = &json.schema_file {
-                json.schema_file = Some(absolute(&suite.source.base_dir().join(path)));
-            }
-        }
-    }
+    crate::suite::paths::map_paths(&mut file, absolute);
     let body = toml::to_string_pretty(&file).context("cannot serialise the resolved suite")?;
     Ok(format!(
         "# Resolved copy of `{}` as run by evalkit {}.\n# `evalkit run --resume <this folder>` reads it.\n\n{body}",
@@ -204,11 +188,20 @@ pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Write a whole file atomically (temp file + rename), naming the path on error.
+/// Write a whole file atomically ([`write_atomic`]), naming the path on error.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temp = path.with_extension("tmp");
-    std::fs::write(&temp, bytes).with_context(|| format!("cannot write `{}`", temp.display()))?;
-    std::fs::rename(&temp, path).with_context(|| format!("cannot write `{}`", path.display()))
+    Ok(write_atomic(path, bytes)?)
+}
+
+/// This machine's host name, for the manifest.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn git_commit(dir: &Path) -> Option<String> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, ContainsConfig, CostConfig, ExactMatchConfig, JsonValidConfig, LatencyConfig, Metric,
+    AgreementConfig, ConfigError, ContainsConfig, CostConfig, ExactMatchConfig, JsonValidConfig, LatencyConfig, Metric,
     MultipleChoiceConfig, PerplexityConfig, RegexConfig, TokenF1Config,
 };
 
@@ -47,6 +47,8 @@ pub enum MetricConfig {
     Perplexity(PerplexityConfig),
     /// `kind = "multiple_choice"`: the most likely choice is the right one.
     MultipleChoice(MultipleChoiceConfig),
+    /// `kind = "agreement"`: the output equals a reference variant's output to the same sample.
+    Agreement(AgreementConfig),
 }
 
 impl MetricConfig {
@@ -62,6 +64,7 @@ impl MetricConfig {
             MetricConfig::Cost(_) => "cost",
             MetricConfig::Perplexity(_) => "perplexity",
             MetricConfig::MultipleChoice(_) => "multiple_choice",
+            MetricConfig::Agreement(_) => "agreement",
         }
     }
 
@@ -76,6 +79,7 @@ impl MetricConfig {
             MetricConfig::Latency(c) => c.name.as_deref(),
             MetricConfig::Cost(c) => c.name.as_deref(),
             MetricConfig::Perplexity(c) => c.name.as_deref(),
+            MetricConfig::Agreement(c) => c.name.as_deref(),
             MetricConfig::MultipleChoice(c) => c.name.as_deref().or(Some(match c.normalize {
                 crate::ChoiceNormalize::None => "acc",
                 crate::ChoiceNormalize::Bytes => "acc_norm",
@@ -137,6 +141,7 @@ pub fn build(config: &MetricConfig, context: &BuildContext) -> Result<Box<dyn Me
         MetricConfig::Cost(c) => Box::new(crate::Cost::new(c, context.prices.clone())?),
         MetricConfig::Perplexity(c) => Box::new(crate::Perplexity::new(c)?),
         MetricConfig::MultipleChoice(c) => Box::new(crate::MultipleChoice::new(c)),
+        MetricConfig::Agreement(c) => Box::new(crate::Agreement::new(c)),
     })
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize::Normalize;
 use crate::reference::{references, DEFAULT_FIELD};
-use crate::{ConfigError, Direction, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, ConfigError, Direction, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "contains"`: 1 when the output contains a reference
 /// answer (or the fixed `value`) after normalisation, else 0.
@@ -24,20 +24,21 @@ pub struct ContainsConfig {
     /// Type: string. Default: `"contains"`. Example: `name = "mentions_answer"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Dataset field holding the text to look for: a string, a number, or an
-    /// array of acceptable answers (finding any one scores 1). References that
-    /// normalise to the empty string are skipped, since every output contains them.
-    /// Type: string. Default: `"answer"`, unless `value` is set (set one or the other).
-    /// Example: `reference = "keyword"`.
+    /// Dataset field holding the text to look for: a string, a number, or an array of acceptable
+    /// answers (finding any one scores 1). References that normalise to the empty string are
+    /// skipped, since every output contains them; if all of them do, the score is invalid.
+    /// Type: string. Default: `"answer"` unless `value` is set. Example: `reference = "keyword"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// A fixed text to look for in every output, instead of a dataset field.
+    /// A fixed text to look for in every output, instead of a dataset field. Set `reference` or
+    /// `value`, not both. It must not be empty after normalisation.
     /// Type: string. Default: none. Example: `value = "As an AI"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Normalisation applied to the output and the text looked for.
-    /// Type: table. Default: `{ case = true, whitespace = true, punctuation = false, articles = false }`.
-    /// Example: `normalize = { case = false }` for a case-sensitive search.
+    /// Normalisation applied to the output and the text looked for. See [`normalize`](#normalize).
+    /// Type: table. Default:
+    /// `{ case = true, whitespace = true, punctuation = false, articles = false }`. Example:
+    /// `normalize = { case = false }` for a case-sensitive search.
     pub normalize: Normalize,
 }
 
@@ -104,7 +105,14 @@ impl Metric for Contains {
         Direction::HigherIsBetter
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl Contains {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         // (as written, normalised) pairs: the search uses the second, details show the first.
         let wanted: Vec<(String, String)> = match &self.needle {
             Needle::Fixed { value, normalized } => vec![(value.clone(), normalized.clone())],

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, Direction, Metric, Price, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, ConfigError, Direction, Metric, Price, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "cost"`: the price of each response in USD (lower is
 /// better), from the token counts the endpoint reported and the suite's
@@ -79,7 +79,14 @@ impl Metric for Cost {
         Some("USD")
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl Cost {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let model = input.model;
         let Some(price) = self.prices.get(model) else {
             return Score::invalid(format!(
@@ -104,7 +111,7 @@ impl Metric for Cost {
 
 #[cfg(test)]
 mod tests {
-    use evalkit_backends::Usage;
+    use evalkit_model_api::Usage;
     use serde_json::json;
 
     use super::*;
@@ -119,9 +126,9 @@ mod tests {
 
     fn cost(model: &str, usage: Usage) -> Score {
         let metric = Cost::new(CostConfig::default(), prices()).unwrap();
-        let response = evalkit_backends::Response { usage, ..response("hi") };
+        let response = evalkit_model_api::Response { usage, ..response("hi") };
         let fields = fields(json!({}));
-        metric.score(&ScoreInput { fields: &fields, response: &response, model })
+        crate::score_without_models(&metric, &fields, &response, model)
     }
 
     #[test]

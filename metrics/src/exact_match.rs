@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize::{normalize_answer, Normalize};
 use crate::reference::{references, DEFAULT_FIELD};
-use crate::{Direction, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, Direction, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "exact_match"`: 1 when the whole output equals a
 /// reference answer after normalisation, else 0.
@@ -26,9 +26,11 @@ pub struct ExactMatchConfig {
     /// acceptable answers (matching any one scores 1).
     /// Type: string. Default: `"answer"`. Example: `reference = "gold"`.
     pub reference: String,
-    /// Normalisation applied to the output and each reference before comparing.
-    /// Type: table. Default: `{ case = true, whitespace = true, punctuation = false, articles = false }`.
-    /// Example: `normalize = { case = false }` for a case-sensitive match.
+    /// Normalisation applied to the output and each reference before comparing. See
+    /// [`normalize`](#normalize).
+    /// Type: table. Default:
+    /// `{ case = true, whitespace = true, punctuation = false, articles = false }`. Example:
+    /// `normalize = { case = false }` for a case-sensitive match.
     pub normalize: Normalize,
 }
 
@@ -71,7 +73,14 @@ impl Metric for ExactMatch {
         Direction::HigherIsBetter
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl ExactMatch {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let references = match references(input.fields, &self.reference) {
             Ok(references) => references,
             Err(cause) => return Score::invalid(cause),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::json_extract::find_json;
-use crate::{ConfigError, Direction, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, ConfigError, Direction, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "json_valid"`: 1 when the output is valid JSON (and,
 /// with a schema, valid against it), else 0.
@@ -35,8 +35,8 @@ pub struct JsonValidConfig {
     /// Type: table. Default: none. Example: `schema = { type = "array", items = { type = "string" } }`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
-    /// A file holding the JSON Schema, as JSON, instead of `schema`; relative
-    /// paths are relative to the suite file.
+    /// A file holding the JSON Schema, as JSON, instead of `schema`; relative paths are relative to
+    /// the suite file. Set `schema` or `schema_file`, not both.
     /// Type: string. Default: none. Example: `schema_file = "schemas/person.json"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_file: Option<PathBuf>,
@@ -124,7 +124,14 @@ impl Metric for JsonValid {
         Direction::HigherIsBetter
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl JsonValid {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let (value, found_in) = match find_json(&input.response.text, self.extract) {
             Ok(found) => found,
             Err((error, tried)) => {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Direction, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, Direction, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "latency"`: a client-side timing of each response, in
 /// seconds (lower is better). Time to first token and inter-token time are
@@ -22,9 +22,10 @@ pub struct LatencyConfig {
     /// Type: string. Default: `"latency"`. Example: `name = "ttft"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Which timing: `"e2e"` (request sent to last byte received), `"ttft"`
-    /// (to the first generated text) or `"inter_token"` (mean gap between text chunks).
-    /// Type: string. Default: `"e2e"`. Example: `measure = "inter_token"`.
+    /// Which timing: `e2e` from sending the request to the last byte received, `ttft` to the first
+    /// generated text, `inter_token` the mean gap between text chunks.
+    /// Type: `"e2e"`, `"ttft"` or `"inter_token"`. Default: `"e2e"`. Example:
+    /// `measure = "inter_token"`.
     pub measure: Measure,
 }
 
@@ -83,7 +84,14 @@ impl Metric for Latency {
         Some("s")
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl Latency {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let timing = &input.response.timing;
         let seconds = match self.measure {
             Measure::E2e => timing.e2e_seconds,
@@ -116,7 +124,7 @@ impl Metric for Latency {
 
 #[cfg(test)]
 mod tests {
-    use evalkit_backends::Timing;
+    use evalkit_model_api::Timing;
     use serde_json::json;
 
     use super::*;
@@ -124,9 +132,9 @@ mod tests {
 
     fn latency(measure: Measure, timing: Timing) -> Score {
         let metric = Latency::new(LatencyConfig { name: None, measure });
-        let response = evalkit_backends::Response { timing, ..response("hi") };
+        let response = evalkit_model_api::Response { timing, ..response("hi") };
         let fields = fields(json!({}));
-        metric.score(&ScoreInput { fields: &fields, response: &response, model: "m" })
+        crate::score_without_models(&metric, &fields, &response, "m")
     }
 
     #[test]

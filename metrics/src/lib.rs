@@ -1,8 +1,17 @@
 //! Scoring functions for evalkit.
 //!
 //! A [`Metric`] looks at one sample and the response a variant gave for it and
-//! returns a [`Score`]. Metrics never call the runner or a backend directly
-//! (a judge metric, later, will be handed a backend to call).
+//! returns a [`Score`]. Scoring is async: a metric receives a [`ScoreContext`]
+//! holding the sample, the response and a caller for the backends the suite
+//! names ([`ScoreContext::call`]), so a judge asks its model through the same
+//! cache, retries, concurrency limits and accounting as the runner, and every
+//! call it makes is kept with its score. Metrics never call the runner or hold
+//! a backend.
+//!
+//! A [`PairedMetric`] scores a variant's response against another variant's
+//! response to the same sample (agreement with a reference model today; KL
+//! divergence next); the harness runs these in a paired stage once both
+//! answers exist.
 //!
 //! A suite describes its metrics with [`MetricConfig`] entries, and the
 //! harness turns each into a `Box<dyn Metric>` with [`build`].
@@ -33,8 +42,10 @@
 
 #![deny(missing_docs)]
 
+mod agreement;
 mod config;
 mod contains;
+mod context;
 mod cost;
 mod error;
 mod exact_match;
@@ -49,8 +60,10 @@ mod regex_group;
 mod regex_match;
 mod token_f1;
 
+pub use agreement::{Agreement, AgreementConfig};
 pub use config::{build, BuildContext, MetricConfig, Price};
 pub use contains::{Contains, ContainsConfig};
+pub use context::{score_without_models, NoModels, PairContext, ScoreContext};
 pub use cost::{Cost, CostConfig};
 pub use error::ConfigError;
 pub use exact_match::{compute_exact, ExactMatch, ExactMatchConfig};
@@ -65,22 +78,13 @@ pub use token_f1::{compute_f1, TokenF1, TokenF1Config};
 
 use std::collections::BTreeMap;
 
-use evalkit_backends::{Response, ScoreSpec};
+pub use evalkit_model_api::BoxFuture;
+use evalkit_model_api::ScoreSpec;
+pub use evalkit_record::results::{Direction, Scale};
 use serde::{Deserialize, Serialize};
 
 /// The fields of one dataset row, as JSON values.
 pub type Fields = serde_json::Map<String, serde_json::Value>;
-
-/// What a metric sees for one task.
-#[derive(Debug, Clone, Copy)]
-pub struct ScoreInput<'a> {
-    /// The sample's fields (question, answer, context, ...).
-    pub fields: &'a Fields,
-    /// What the variant answered.
-    pub response: &'a Response,
-    /// The model name the variant's backend sent, for price lookups.
-    pub model: &'a str,
-}
 
 /// One metric's verdict on one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,26 +122,6 @@ impl Score {
     }
 }
 
-/// How a metric's values are distributed, which decides the statistics used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scale {
-    /// 0 or 1 per task: pass/fail (Wilson intervals, McNemar tests).
-    Binary,
-    /// Any real number (t intervals, paired permutation tests).
-    Continuous,
-}
-
-/// Whether bigger is better, for headlines and gates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Accuracy, F1, ...
-    HigherIsBetter,
-    /// Latency, cost, perplexity, ...
-    LowerIsBetter,
-}
-
 /// A scoring function.
 pub trait Metric: Send + Sync {
     /// The name results are reported under (unique in a suite).
@@ -150,9 +134,10 @@ pub trait Metric: Send + Sync {
     fn unit(&self) -> Option<&str> {
         None
     }
-    /// Score one response. Never panics: a score that cannot be computed is
+    /// Score one response. Never panics: a score that cannot be computed
+    /// (a missing field, a judge whose every attempt failed) is
     /// [`Score::invalid`] with its cause.
-    fn score(&self, input: &ScoreInput<'_>) -> Score;
+    fn score<'a>(&'a self, context: &'a ScoreContext<'a>) -> BoxFuture<'a, Score>;
     /// For metrics computed from log-likelihoods instead of generated text:
     /// what the backend must score for this sample (`Err` when the sample
     /// lacks what the metric needs). `None` for metrics that read generated text.
@@ -164,26 +149,41 @@ pub trait Metric: Send + Sync {
     fn aggregate(&self) -> Option<&'static str> {
         None
     }
+    /// For metrics that compare with a reference variant's answer: how.
+    /// `None` for metrics that score one response on its own.
+    fn paired(&self) -> Option<&dyn PairedMetric> {
+        None
+    }
+}
+
+/// The part of a metric that compares a variant's response with another
+/// variant's response to the same sample and repeat (the metric's reference
+/// variant). The harness scores such metrics in its paired stage, once both
+/// answers exist, instead of calling [`Metric::score`].
+pub trait PairedMetric: Send + Sync {
+    /// The variant every other variant is compared with. That variant itself
+    /// gets no score from this metric.
+    fn reference_variant(&self) -> &str;
+    /// Score one response against the reference variant's. Never panics.
+    fn score_pair<'a>(&'a self, context: &'a PairContext<'a>) -> BoxFuture<'a, Score>;
+}
+
+/// A future that is ready at once: how metrics that call no model answer.
+pub(crate) fn ready<'a>(score: Score) -> BoxFuture<'a, Score> {
+    Box::pin(std::future::ready(score))
 }
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]
 mod testing {
-    use evalkit_backends::{Response, Timing, Usage};
+    use evalkit_model_api::Response;
     use serde_json::Value;
 
-    use crate::{Fields, Metric, Score, ScoreInput};
+    use crate::{score_without_models, Fields, Metric, Score};
 
     /// A non-streamed response with `text` and no usage.
     pub(crate) fn response(text: &str) -> Response {
-        Response {
-            text: text.to_owned(),
-            usage: Usage::default(),
-            timing: Timing::default(),
-            finish_reason: None,
-            model: None,
-            scored: None,
-        }
+        Response { text: text.to_owned(), ..Response::default() }
     }
 
     /// A sample's fields from a JSON object literal.
@@ -196,7 +196,6 @@ mod testing {
 
     /// Score `text` against `fields` with `metric`.
     pub(crate) fn score(metric: &dyn Metric, fields: &Fields, text: &str) -> Score {
-        let response = response(text);
-        metric.score(&ScoreInput { fields, response: &response, model: "test-model" })
+        score_without_models(metric, fields, &response(text), "test-model")
     }
 }

@@ -1,11 +1,11 @@
 //! `multiple_choice`: pick the choice the model finds most likely, as
 //! lm-evaluation-harness does (`acc`, and `acc_norm` with length normalisation).
 
-use evalkit_backends::{ScoreSpec, Scored};
+use evalkit_model_api::{ScoreSpec, Scored};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Direction, Fields, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, Direction, Fields, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "multiple_choice"`. The rendered prompt is the
 /// context; each choice is scored as its continuation by log-likelihood;
@@ -25,22 +25,23 @@ use crate::{Direction, Fields, Metric, Scale, Score, ScoreInput};
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MultipleChoiceConfig {
-    /// Name the results are reported under.
-    /// Type: string. Default: `"acc"` (`"acc_norm"` with `normalize = "bytes"`). Example: `name = "acc"`.
+    /// Name the results are reported under, unique within the suite.
+    /// Type: string. Default: `"acc"` (`"acc_norm"` with `normalize = "bytes"`). Example:
+    /// `name = "acc"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Sample field holding the choices: an array of strings, each scored as
-    /// written after the prompt (include a leading space if the prompt needs one).
+    /// Sample field holding the choices: an array of at least two strings, each scored as written
+    /// after the prompt (include a leading space if the prompt needs one).
     /// Type: string. Default: `"choices"`. Example: `choices = "endings"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub choices: Option<String>,
-    /// Sample field holding the right choice: its 0-based index, or its text.
+    /// Sample field holding the right choice: its 0-based index (number or digits), or its text.
     /// Type: string. Default: `"answer"`. Example: `answer = "label"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
-    /// `"none"` compares total log-likelihoods (`acc`); `"bytes"` divides each
-    /// by the choice's length in bytes (`acc_norm`).
-    /// Type: string. Default: `"none"`. Example: `normalize = "bytes"`.
+    /// `none` compares total log-likelihoods (`acc`); `bytes` divides each by the choice's UTF-8
+    /// length (`acc_norm`).
+    /// Type: `"none"` or `"bytes"`. Default: `"none"`. Example: `normalize = "bytes"`.
     pub normalize: ChoiceNormalize,
 }
 
@@ -123,7 +124,14 @@ impl Metric for MultipleChoice {
         Some(self.choices(fields).map(|choices| ScoreSpec::Choices { choices }))
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl MultipleChoice {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let choices = match self.choices(input.fields) {
             Ok(c) => c,
             Err(cause) => return Score::invalid(cause),
@@ -155,9 +163,9 @@ impl Metric for MultipleChoice {
 mod tests {
     use super::*;
     use crate::testing::fields;
-    use evalkit_backends::ChoiceScore;
+    use evalkit_model_api::ChoiceScore;
 
-    fn scored(logliks: &[(f64, u64)]) -> evalkit_backends::Response {
+    fn scored(logliks: &[(f64, u64)]) -> evalkit_model_api::Response {
         let mut response = crate::testing::response("");
         response.scored = Some(Scored::Choices(
             logliks.iter().map(|&(loglik, bytes)| ChoiceScore { loglik, tokens: 1, bytes, greedy: false }).collect(),
@@ -170,12 +178,11 @@ mod tests {
         let sample = fields(serde_json::json!({"choices": [" a", " a much longer one"], "answer": 1}));
         // Total: -2 beats -6; per byte: -6/18 beats -2/2.
         let response = scored(&[(-2.0, 2), (-6.0, 18)]);
-        let input = ScoreInput { fields: &sample, response: &response, model: "m" };
         let acc = MultipleChoice::new(MultipleChoiceConfig::default());
         let acc_norm =
             MultipleChoice::new(MultipleChoiceConfig { normalize: ChoiceNormalize::Bytes, ..Default::default() });
-        assert_eq!(acc.score(&input).value, 0.0);
-        assert_eq!(acc_norm.score(&input).value, 1.0);
+        assert_eq!(crate::score_without_models(&acc, &sample, &response, "m").value, 0.0);
+        assert_eq!(crate::score_without_models(&acc_norm, &sample, &response, "m").value, 1.0);
         assert_eq!(acc_norm.name(), "acc_norm");
     }
 
@@ -185,10 +192,10 @@ mod tests {
         let response = scored(&[(-1.0, 1), (-3.0, 1)]);
         for answer in [serde_json::json!(0), serde_json::json!("0"), serde_json::json!("x")] {
             let sample = fields(serde_json::json!({"choices": ["x", "y"], "answer": answer}));
-            assert_eq!(metric.score(&ScoreInput { fields: &sample, response: &response, model: "m" }).value, 1.0);
+            assert_eq!(crate::score_without_models(&metric, &sample, &response, "m").value, 1.0);
         }
         let sample = fields(serde_json::json!({"choices": ["x", "y"], "answer": 5}));
-        let score = metric.score(&ScoreInput { fields: &sample, response: &response, model: "m" });
+        let score = crate::score_without_models(&metric, &sample, &response, "m");
         assert!(score.value.is_nan() && score.cause.unwrap().contains("neither"));
     }
 

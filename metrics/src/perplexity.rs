@@ -1,10 +1,10 @@
 //! `perplexity`: how well a local model predicts a text, scored from token
 //! log-probabilities rather than generated answers.
 
-use evalkit_backends::{ScoreSpec, Scored};
+use evalkit_model_api::{ScoreSpec, Scored};
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, Direction, Fields, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, ConfigError, Direction, Fields, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "perplexity"`. Each sample's rendered prompt is the
 /// text scored; nothing is generated. Per sample the value is that text's
@@ -21,35 +21,35 @@ use crate::{ConfigError, Direction, Fields, Metric, Scale, Score, ScoreInput};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PerplexityConfig {
-    /// Name the results are reported under.
+    /// Name the results are reported under, unique within the suite.
     /// Type: string. Default: `"perplexity"`. Example: `name = "ppl_wiki"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `"llama.cpp"`: windows of `n_ctx` tokens, BOS first, only each window's
-    /// second half scored, exactly as `llama-perplexity` does (the text needs
-    /// at least 2 × `n_ctx` tokens). `"strided"`: Hugging Face's sliding
-    /// windows of `window` tokens every `stride` tokens, every token scored once.
-    /// Type: string. Default: `"llama.cpp"`. Example: `protocol = "strided"`.
+    /// `llama.cpp`: windows of `n_ctx` tokens, BOS first, only each window's second half scored,
+    /// exactly as `llama-perplexity` does (the text needs at least 2 × `n_ctx` tokens). `strided`:
+    /// Hugging Face's sliding windows of `window` tokens every `stride` tokens, every token scored
+    /// once.
+    /// Type: `"llama.cpp"` or `"strided"`. Default: `"llama.cpp"`. Example: `protocol = "strided"`.
     #[serde(default)]
     pub protocol: Protocol,
-    /// llama.cpp protocol: the window length in tokens.
-    /// Type: integer. Default: `512`. Example: `n_ctx = 2048`.
+    /// llama.cpp protocol: the window length in tokens (as `-c`).
+    /// Type: integer ≥ 4. Default: `512`. Example: `n_ctx = 2048`.
     #[serde(default = "default_n_ctx")]
     pub n_ctx: usize,
     /// llama.cpp protocol: positions per forward pass (as `-b`).
-    /// Type: integer. Default: `n_ctx`. Example: `n_batch = 512`.
+    /// Type: integer ≥ 1. Default: `n_ctx`. Example: `n_batch = 512`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_batch: Option<usize>,
-    /// llama.cpp protocol: score only the first this many windows (as `--chunks`).
-    /// Type: integer. Default: every whole window of the text. Example: `chunks = 20`.
+    /// llama.cpp protocol: score only the first N windows (as `--chunks`).
+    /// Type: integer ≥ 1. Default: every whole window of the text. Example: `chunks = 20`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunks: Option<usize>,
     /// Strided protocol: the window length in tokens.
-    /// Type: integer. Default: `1024`. Example: `window = 2048`.
+    /// Type: integer ≥ 2. Default: `1024`. Example: `window = 2048`.
     #[serde(default = "default_window")]
     pub window: usize,
     /// Strided protocol: tokens between window starts.
-    /// Type: integer. Default: `512`. Example: `stride = 256`.
+    /// Type: integer, 1 to `window`. Default: `512`. Example: `stride = 256`.
     #[serde(default = "default_stride")]
     pub stride: usize,
 }
@@ -147,7 +147,14 @@ impl Metric for Perplexity {
         Some(Ok(self.spec.clone()))
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl Perplexity {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let Some(Scored::Tokens(t)) = &input.response.scored else {
             return Score::invalid("the backend returned no token log-probabilities");
         };

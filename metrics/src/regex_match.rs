@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::normalize::Normalize;
 use crate::reference::references;
 use crate::regex_group::available_groups;
-use crate::{ConfigError, Direction, Group, Metric, Occurrence, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, ConfigError, Direction, Group, Metric, Occurrence, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "regex"`.
 ///
@@ -37,13 +37,13 @@ pub struct RegexConfig {
     /// Type: string. Required. Example: `pattern = '####\s*(\S+)'`.
     pub pattern: String,
     /// Capture group holding the answer: an index (0 is the whole match) or a name.
-    /// Type: integer or string. Default: 1 when the pattern has a capture group, else 0.
-    /// Example: `group = "answer"` with `pattern = '(?<answer>\d+)'`.
+    /// Type: integer or string. Default: `1` if the pattern has a capture group, else `0`. Example:
+    /// `group = "answer"` with `pattern = '(?<answer>\d+)'`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<Group>,
-    /// Which match to use when the pattern matches more than once: `"first"` or
-    /// `"last"` (useful when a model restates the question before answering).
-    /// Type: string. Default: `"first"`. Example: `occurrence = "last"`.
+    /// Which match to use when the pattern matches more than once. `last` helps when a model
+    /// restates the question before answering.
+    /// Type: `"first"` or `"last"`. Default: `"first"`. Example: `occurrence = "last"`.
     #[serde(default)]
     pub occurrence: Occurrence,
     /// Dataset field holding the reference: a string, a number, or an array of
@@ -52,10 +52,11 @@ pub struct RegexConfig {
     /// Type: string. Default: none. Example: `reference = "answer"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// Normalisation applied to the extracted answer and each reference before
-    /// comparing; unused without `reference`.
-    /// Type: table. Default: `{ case = true, whitespace = true, punctuation = false, articles = false }`.
-    /// Example: `normalize = { punctuation = true }`.
+    /// Normalisation applied to the extracted answer and each reference before comparing; unused
+    /// without `reference`. See [`normalize`](#normalize).
+    /// Type: table. Default:
+    /// `{ case = true, whitespace = true, punctuation = false, articles = false }`. Example:
+    /// `normalize = { punctuation = true }`.
     #[serde(default)]
     pub normalize: Normalize,
 }
@@ -141,7 +142,14 @@ impl Metric for RegexMatch {
         Direction::HigherIsBetter
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl RegexMatch {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         // References first: a sample without one is invalid whatever the output.
         let references = match &self.reference {
             Some(field) => match references(input.fields, field) {

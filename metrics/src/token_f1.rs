@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize::{is_python_whitespace, normalize_answer};
 use crate::reference::{references, DEFAULT_FIELD};
-use crate::{Direction, Metric, Scale, Score, ScoreInput};
+use crate::{ready, BoxFuture, Direction, Metric, Scale, Score, ScoreContext};
 
 /// Settings for `kind = "token_f1"`: the harmonic mean of token precision and
 /// recall between the output and the reference, both normalised as SQuAD does
@@ -69,7 +69,14 @@ impl Metric for TokenF1 {
         Direction::HigherIsBetter
     }
 
-    fn score(&self, input: &ScoreInput<'_>) -> Score {
+    fn score<'a>(&'a self, input: &'a ScoreContext<'a>) -> BoxFuture<'a, Score> {
+        ready(self.score_sample(input))
+    }
+}
+
+impl TokenF1 {
+    /// Score from the sample and the response alone (no model calls).
+    fn score_sample(&self, input: &ScoreContext<'_>) -> Score {
         let references = match references(input.fields, &self.reference) {
             Ok(references) => references,
             Err(cause) => return Score::invalid(cause),

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use evalkit_backends::{Response, Timing, Usage};
-use evalkit_metrics::{build, BuildContext, Fields, MetricConfig, Price, Scale, ScoreInput};
+use evalkit_metrics::{build, score_without_models, BuildContext, Fields, MetricConfig, Price, Scale};
+use evalkit_model_api::{Response, Timing, Usage};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -101,15 +101,12 @@ fn no_panics_and_every_nan_has_a_cause() {
             text,
             usage: Usage { input_tokens: 3, output_tokens: 5, cached_input_tokens: Some(7), reasoning_tokens: None },
             timing: Timing { e2e_seconds: 0.5, ttft_seconds: None, inter_token_seconds: None },
-            finish_reason: None,
-            model: None,
-            scored: None,
+            ..Response::default()
         };
         for fields in &samples() {
             for model in ["m", "unknown"] {
-                let input = ScoreInput { fields, response: &response, model };
                 for metric in &metrics {
-                    let score = metric.score(&input);
+                    let score = score_without_models(metric.as_ref(), fields, &response, model);
                     let context = format!("{} on {:?} with {fields:?}: {score:?}", metric.name(), response.text);
                     if score.value.is_nan() {
                         assert!(score.cause.as_deref().is_some_and(|c| !c.is_empty()), "{context}");

@@ -1,11 +1,11 @@
 //! Checks the SQuAD functions, and the metrics built on them, against values
 //! the official SQuAD v2.0 evaluation script produced (see `fixtures/README.md`).
 
-use evalkit_backends::{Response, Timing, Usage};
 use evalkit_metrics::{
-    compute_exact, compute_f1, normalize_answer, ExactMatch, ExactMatchConfig, Fields, Metric, Normalize, ScoreInput,
-    TokenF1, TokenF1Config,
+    compute_exact, compute_f1, normalize_answer, score_without_models, ExactMatch, ExactMatchConfig, Fields, Metric,
+    Normalize, TokenF1, TokenF1Config,
 };
+use evalkit_model_api::{Response, Timing, Usage};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -37,11 +37,9 @@ fn score(metric: &dyn Metric, case: &Case) -> f64 {
         text: case.prediction.clone(),
         usage: Usage::default(),
         timing: Timing::default(),
-        finish_reason: None,
-        model: None,
-        scored: None,
+        ..Response::default()
     };
-    metric.score(&ScoreInput { fields: &fields, response: &response, model: "m" }).value
+    score_without_models(metric, &fields, &response, "m").value
 }
 
 #[test]

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use crate::record::{Outcome, Record};
-use crate::results::{CiMethod, RunResults};
+use evalkit_record::journal::{Outcome, Record};
+use evalkit_record::results::{CiMethod, RunResults};
 
 /// The aggregates, one row per (variant, metric) in `results.aggregates` order:
 /// `variant,metric,n_samples,valid,invalid,errors,missing,total,mean,std_dev,
@@ -135,9 +135,9 @@ fn finish(out: csv::Writer<Vec<u8>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Outcome;
-    use crate::results::{Direction, Scale};
     use crate::test_support::{binary, failure, metric, response, results, variant};
+    use evalkit_record::journal::Outcome;
+    use evalkit_record::results::{Direction, Scale};
 
     fn read(text: &str) -> Vec<Vec<String>> {
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
@@ -151,7 +151,7 @@ mod tests {
         record
     }
 
-    fn metrics() -> Vec<crate::results::MetricInfo> {
+    fn metrics() -> Vec<evalkit_record::results::MetricInfo> {
         vec![binary("em"), metric("score", Scale::Continuous, Direction::HigherIsBetter, None)]
     }
 

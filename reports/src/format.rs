@@ -2,7 +2,7 @@
 //! both say the same thing: rates as percentages, seconds and dollars with
 //! their units, counts with thousands separators.
 
-use crate::results::{ConfidenceInterval, MetricInfo, Scale};
+use evalkit_record::results::{ConfidenceInterval, MetricInfo, Scale};
 
 /// Shown where there is no value (no valid score, no interval).
 pub(crate) const NONE: &str = "-";
@@ -128,7 +128,7 @@ pub(crate) fn p_value(p: f64) -> String {
 pub(crate) const USAGE_HEADER: [&str; 6] = ["variant", "tokens in", "tokens out", "latency p50", "latency p90", "cost"];
 
 /// One variant's cells of the usage table, in [`USAGE_HEADER`] order.
-pub(crate) fn usage_cells(usage: &crate::results::VariantUsage) -> Vec<String> {
+pub(crate) fn usage_cells(usage: &evalkit_record::results::VariantUsage) -> Vec<String> {
     let seconds = |v: Option<f64>| v.map_or_else(|| NONE.to_owned(), self::seconds);
     vec![
         usage.variant.clone(),

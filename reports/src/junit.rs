@@ -15,8 +15,8 @@ use std::fmt::Write;
 
 use crate::csv_export::latest_records;
 use crate::format;
-use crate::record::{Outcome, Record};
-use crate::results::{GateStatus, RunResults, Scale};
+use evalkit_record::journal::{Outcome, Record};
+use evalkit_record::results::{GateStatus, RunResults, Scale};
 
 /// How much of a model's output a failing test case quotes.
 const OUTPUT_CHARS: usize = 2000;
@@ -101,7 +101,7 @@ fn gates_suite(results: &RunResults) -> Suite {
 }
 
 /// The body of a failed gate: what it checked and the figure it saw.
-fn gate_details(results: &RunResults, g: &crate::results::GateResult) -> String {
+fn gate_details(results: &RunResults, g: &evalkit_record::results::GateResult) -> String {
     let mut lines = vec![g.message.clone(), format!("variant: {}", g.variant), format!("metric: {}", g.metric)];
     if let Some(observed) = g.observed {
         let style = results.metric(&g.metric).map_or(format::Style::Plain(None), format::Style::of);
@@ -130,7 +130,8 @@ fn sample_suites(results: &RunResults, records: &[Record]) -> Vec<Suite> {
         for r in latest.iter().filter(|r| r.variant == name) {
             suite.tests += 1;
             let case = attr(&format!("{}#{}", r.sample, r.repeat));
-            let time = r.outcome.response().map(|resp| format!(" time=\"{}\"", resp.e2e_seconds)).unwrap_or_default();
+            let time =
+                r.outcome.response().map(|resp| format!(" time=\"{}\"", resp.timing.e2e_seconds)).unwrap_or_default();
             let _ = write!(suite.body, "    <testcase classname=\"{classname}\" name=\"{case}\"{time}");
             match &r.outcome {
                 Outcome::Error(error) => {
@@ -205,9 +206,9 @@ fn attr(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Outcome;
-    use crate::results::{Direction, GateResult, MetricInfo};
     use crate::test_support::{binary, failure, metric, response, results, variant};
+    use evalkit_record::journal::Outcome;
+    use evalkit_record::results::{Direction, GateResult, MetricInfo};
 
     /// A minimal well-formedness check: tags balance, no stray `<`/`&`, and
     /// the elements' names in document order.

@@ -1,14 +1,12 @@
 //! Results, statistics and reports for evalkit.
 //!
-//! This crate reads [`record::Record`]s (the run journal) and turns them into
-//! [`results::RunResults`] (`results.json`) and human-readable reports. It
-//! depends on no other evalkit crate: a report never re-scores, and the
-//! statistics know nothing of backends or suites.
+//! This crate reads journal records (`evalkit_record::journal::Record`) and
+//! turns them into `results.json` (`evalkit_record::results::RunResults`) and
+//! human-readable reports. It knows nothing of backends, suites or metrics: a
+//! report never re-scores, and the statistics it uses (`evalkit_stats`) work
+//! on plain slices.
 //!
-//! * [`record`]: the journal schema.
 //! * [`mod@analyze`]: journal → [`RunResults`].
-//! * [`results`]: the `results.json` schema.
-//! * [`stats`]: free-standing statistics (means, intervals, percentiles).
 //! * [`terminal`]: the plain-text summary printed at the end of a run.
 //! * [`html`]: the self-contained HTML report.
 //! * [`gates`]: `[[gates]]`, baseline files, and their evaluation.
@@ -25,9 +23,6 @@ pub mod gates;
 pub mod html;
 pub mod junit;
 pub mod markdown;
-pub mod record;
-pub mod results;
-pub mod stats;
 pub mod terminal;
 
 #[cfg(test)]
@@ -35,8 +30,8 @@ mod test_support;
 
 pub use analyze::{analyze, AnalysisInput};
 pub use csv_export::{results_csv, samples_csv};
+pub use evalkit_record::results::RunResults;
 pub use html::{render_html, RenderError};
 pub use junit::junit_xml;
 pub use markdown::summary_markdown;
-pub use results::RunResults;
 pub use terminal::summary_table;

@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 use crate::format::{self, Style, NONE};
-use crate::results::{Comparison, GateStatus, RunResults, Verdict};
+use evalkit_record::results::{Comparison, GateStatus, RunResults, Verdict};
 
 /// Render `results` as Markdown.
 pub fn summary_markdown(results: &RunResults) -> String {
@@ -258,8 +258,8 @@ fn code(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Comparison, GateResult, TestKind};
     use crate::test_support::{binary, response, results, variant};
+    use evalkit_record::results::{Comparison, GateResult, TestKind};
 
     fn two_variants(candidate: &str) -> RunResults {
         let mut records = Vec::new();

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::format::{self, Style, NONE};
-use crate::results::RunResults;
+use evalkit_record::results::RunResults;
 
 /// Render the summary tables of `results`, followed by a note when the run is
 /// incomplete.
@@ -49,7 +49,10 @@ pub fn summary_table(results: &RunResults) -> String {
 /// The paired comparisons as a table: difference with its interval, the
 /// Holm-adjusted p-value and the verdict. `metrics` gives each metric's
 /// display style. Empty when there are none.
-pub fn comparison_table(comparisons: &[crate::results::Comparison], metrics: &[crate::results::MetricInfo]) -> String {
+pub fn comparison_table(
+    comparisons: &[evalkit_record::results::Comparison],
+    metrics: &[evalkit_record::results::MetricInfo],
+) -> String {
     if comparisons.is_empty() {
         return String::new();
     }
@@ -76,7 +79,7 @@ pub fn comparison_table(comparisons: &[crate::results::Comparison], metrics: &[c
 /// One line per gate (`PASS`/`FAIL`, name, message), warnings indented below
 /// it, and a closing count. Empty when the suite has no gates.
 pub fn gate_report(results: &RunResults) -> String {
-    use crate::results::GateStatus;
+    use evalkit_record::results::GateStatus;
     if results.gates.is_empty() {
         return String::new();
     }
@@ -150,8 +153,8 @@ fn printable(cell: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{Direction, Scale};
     use crate::test_support::{binary, failure, metric, response, results, variant, with_latency};
+    use evalkit_record::results::{Direction, Scale};
 
     fn two_variants() -> RunResults {
         let mut records = Vec::new();

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::analyze::{analyze, AnalysisInput};
-use crate::record::{ErrorEntry, Outcome, Record, ResponseEntry, ScoreEntry};
-use crate::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
+use evalkit_model_api::{Prompt, Response, Timing, Usage};
+use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry, RECORD_VERSION};
+use evalkit_record::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
 
 pub fn run_info() -> RunInfo {
     RunInfo {
@@ -46,22 +47,18 @@ pub fn binary(name: &str) -> MetricInfo {
 
 /// A successful task with the given scores (`None` = null score).
 pub fn response(variant: &str, sample: &str, repeat: u32, scores: &[(&str, Option<f64>)]) -> Record {
-    let outcome = Outcome::Response(ResponseEntry {
+    let outcome = Outcome::Response(Response {
         text: format!("answer to {sample}"),
-        input_tokens: 100,
-        output_tokens: 10,
-        cached_input_tokens: None,
-        reasoning_tokens: None,
-        e2e_seconds: 1.0 + f64::from(repeat),
-        ttft_seconds: None,
-        inter_token_seconds: None,
+        usage: Usage { input_tokens: 100, output_tokens: 10, ..Usage::default() },
+        timing: Timing { e2e_seconds: 1.0 + f64::from(repeat), ..Timing::default() },
         finish_reason: Some("stop".into()),
+        ..Response::default()
     });
     let scores = scores
         .iter()
         .map(|(name, value)| {
             let cause = value.is_none().then(|| "no answer found".to_owned());
-            (name.to_string(), ScoreEntry { value: *value, cause, details: BTreeMap::new() })
+            (name.to_string(), ScoreEntry { value: *value, cause, ..ScoreEntry::default() })
         })
         .collect();
     Record { outcome, scores, ..task(variant, sample, repeat) }
@@ -75,11 +72,12 @@ pub fn failure(variant: &str, sample: &str, repeat: u32) -> Record {
 
 fn task(variant: &str, sample: &str, repeat: u32) -> Record {
     Record {
+        v: RECORD_VERSION,
         variant: variant.into(),
         sample: sample.into(),
         repeat,
         request_hash: format!("hash-{variant}-{sample}-{repeat}"),
-        prompt: format!("Question {sample}?"),
+        prompt: Prompt::Completion(format!("Question {sample}?")),
         reference: Some(serde_json::json!("42")),
         cluster: None,
         outcome: Outcome::Error(ErrorEntry { kind: "fatal".into(), message: String::new() }),
@@ -105,7 +103,7 @@ pub fn results(variants: Vec<VariantInfo>, metrics: Vec<MetricInfo>, records: &[
 /// `record` with its response's end-to-end latency set.
 pub fn with_latency(mut record: Record, seconds: f64) -> Record {
     if let Outcome::Response(response) = &mut record.outcome {
-        response.e2e_seconds = seconds;
+        response.timing.e2e_seconds = seconds;
     }
     record
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
-use evalkit_reports::gates::Baseline;
+use evalkit_reports::gates::baseline_of_run;
 
 use crate::diagnostic::Diagnostic;
 use crate::exit::Failure;
@@ -15,7 +15,7 @@ use crate::rundir::write_file;
 /// Write the baseline of the run in `run_path` to `output`, or to the one
 /// baseline file the suite's gates name.
 pub fn update(run_path: &Path, output: Option<&Path>) -> Result<(), Failure> {
-    let rebuilt = super::report::rebuild(run_path, BaselineSource::Suite)?;
+    let rebuilt = super::report::derive(run_path, BaselineSource::Suite)?;
     if !rebuilt.results.run.complete {
         return Err(Failure::Incomplete(anyhow!(
             "run `{}` is incomplete ({} task(s) have no record): a baseline must cover every sample\n  finish it with `evalkit run --resume {}`",
@@ -28,7 +28,7 @@ pub fn update(run_path: &Path, output: Option<&Path>) -> Result<(), Failure> {
         Some(path) => path.to_path_buf(),
         None => suite_baseline(&rebuilt.suite)?,
     };
-    let baseline = Baseline::from_run(&rebuilt.results, &rebuilt.records);
+    let baseline = baseline_of_run(&rebuilt.results, &rebuilt.records);
     let json = serde_json::to_string_pretty(&baseline).map_err(|e| Failure::Incomplete(e.into()))?;
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)

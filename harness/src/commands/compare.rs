@@ -11,8 +11,8 @@ use crate::outputs::BaselineSource;
 /// Compare run B with run A; prints the comparison table and the samples
 /// only one run has, and writes it as JSON to `json` when given.
 pub fn compare(run_a: &Path, run_b: &Path, json: Option<&Path>) -> Result<u8, Failure> {
-    let a = super::report::rebuild(run_a, BaselineSource::Suite)?;
-    let b = super::report::rebuild(run_b, BaselineSource::Suite)?;
+    let a = super::report::derive(run_a, BaselineSource::Suite)?;
+    let b = super::report::derive(run_b, BaselineSource::Suite)?;
     if a.results.run.suite_name != b.results.run.suite_name {
         eprintln!(
             "warning: the runs are of different suites (`{}` and `{}`)",

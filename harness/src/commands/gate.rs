@@ -9,13 +9,12 @@ use crate::outputs::{self, BaselineSource};
 /// Check the gates of the run in `run_path`; returns the exit code.
 pub fn gate(run_path: &Path, baseline: Option<&Path>) -> Result<u8, Failure> {
     let source = baseline.map_or(BaselineSource::Suite, BaselineSource::Override);
-    let rebuilt = super::report::rebuild(run_path, source)?;
+    let rebuilt = super::report::derive(run_path, source)?;
     let results = &rebuilt.results;
     if results.gates.is_empty() {
         eprintln!("the suite defines no gates; add `[[gates]]` to it (see docs/suite.md)");
     }
     print!("{}", evalkit_reports::terminal::gate_report(results));
     outputs::publish_step_summary(results).map_err(Failure::Incomplete)?;
-    eprintln!("summary: {}", rebuilt.run.output("summary.md").display());
     Ok(if results.gates_passed() { exit::SUCCESS } else { exit::GATE_FAILED })
 }

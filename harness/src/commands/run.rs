@@ -8,17 +8,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use evalkit_reports::record::{Outcome, Record};
+use evalkit_record::journal::{latest_per_task, Outcome, Record};
+use evalkit_record::journal_file::{self, Journal};
 use tokio::sync::Semaphore;
 
 use crate::cache::ResponseCache;
+use crate::caller::{CallTarget, Caller};
 use crate::exit::{self, Failure};
-use crate::journal::{self, Journal};
 use crate::plan::{self, TaskKey};
 use crate::prepare::{prepare, Prepared};
 use crate::rundir::{fingerprints, RunDir};
 use crate::runner::retry::RetryPolicy;
-use crate::runner::{self, Limits, Progress, RunEnd, Shared, VariantRuntime};
+use crate::runner::{self, Limits, PairedStage, Progress, RunEnd, Shared, VariantRuntime};
 use crate::{connect, outputs};
 
 /// Options of `evalkit run`.
@@ -66,14 +67,15 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     let identities: Vec<_> = suite.variants.iter().map(|v| connected[&v.backend].backend.identity()).collect();
     let plan = plan::plan(suite, &prepared.datasets, &identities)?;
 
-    let run = match resumed {
+    let mut run = match resumed {
         Some(run) => {
             warn_if_data_changed(&run, &prepared);
             run
         }
         None => {
-            let output_dir = options.output_dir.clone().unwrap_or_else(|| suite.resolve(&suite.file.run.output_dir));
-            RunDir::create(&output_dir, suite, &prepared.datasets)?
+            let output_dir = options.output_dir.clone().unwrap_or_else(|| PathBuf::from(&suite.file.run.output_dir));
+            let backends = connected.iter().map(|(name, c)| (name.clone(), c.backend.identity())).collect();
+            RunDir::create(&output_dir, suite, &prepared.datasets, backends, plan.tasks.len() as u64)?
         }
     };
     eprintln!("run: {}", run.path.display());
@@ -106,6 +108,10 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     }
 
     let shared = Arc::new(shared_state(&prepared, &connected, evaluated.clone(), options.no_cache));
+    let reference_variants: Vec<&str> =
+        suite.metrics.iter().filter_map(|m| Some(m.paired()?.reference_variant())).collect();
+    let paired = (!reference_variants.is_empty()).then(|| PairedStage::new(&pending, &previous, &reference_variants));
+    drop(previous);
     let cost_metrics = suite.metrics.iter().filter(|m| m.unit() == Some("USD")).map(|m| m.name().to_owned()).collect();
     let mut progress = Progress::new(pending.len() as u64, cost_metrics, options.quiet);
     let mut journal = Journal::open(&run.records())
@@ -116,7 +122,7 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         total_tasks: plan.tasks.len(),
         failed_before,
     };
-    let end = runner::execute(shared, pending, &mut journal, limits, &mut progress)
+    let end = runner::execute(Arc::clone(&shared), pending, &mut journal, limits, &mut progress, paired)
         .await
         .with_context(|| format!("cannot append to the journal `{}`", journal.path().display()))?;
     let elapsed = progress.finish();
@@ -128,9 +134,13 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         .map(|t| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat))
         .collect();
     let recorded: HashSet<TaskKey> = records.iter().map(|r| (r.variant.clone(), r.sample.clone(), r.repeat)).collect();
-    let complete = planned.is_subset(&recorded);
+    if planned.is_subset(&recorded) {
+        run.mark_finished()?;
+    }
     let runtime = connected.iter().filter_map(|(name, c)| Some((name.clone(), c.backend.runtime()?))).collect();
     run.record_runtime(runtime)?;
+    report_metric_calls(&shared.caller, &shared.variants);
+    let complete = run.is_complete(&records, plan.tasks.len());
     let results =
         outputs::write(&run, suite, &records, evaluated.samples.len(), complete, outputs::BaselineSource::Suite)?;
     if !options.quiet {
@@ -159,28 +169,11 @@ fn runner_duration(elapsed: std::time::Duration) -> String {
     format!("{:.1}s", elapsed.as_secs_f64())
 }
 
-/// The last record of each task: a retried task's new record supersedes its old error.
-pub(crate) fn latest_per_task(records: Vec<Record>) -> Vec<Record> {
-    let mut position: std::collections::HashMap<TaskKey, usize> = std::collections::HashMap::new();
-    let mut latest: Vec<Record> = Vec::with_capacity(records.len());
-    for record in records {
-        let key = (record.variant.clone(), record.sample.clone(), record.repeat);
-        match position.get(&key) {
-            Some(&index) => latest[index] = record,
-            None => {
-                position.insert(key, latest.len());
-                latest.push(record);
-            }
-        }
-    }
-    latest
-}
-
 fn read_journal(path: &Path) -> Result<Vec<Record>, Failure> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let contents = journal::read(path).with_context(|| format!("cannot read the journal `{}`", path.display()))?;
+    let contents = journal_file::read(path).with_context(|| format!("cannot read the journal `{}`", path.display()))?;
     for (line, why) in &contents.skipped {
         eprintln!("warning: {}:{line}: ignoring an incomplete record ({why}); its task will run again", path.display());
     }
@@ -207,31 +200,54 @@ fn shared_state(
     no_cache: bool,
 ) -> Shared {
     let suite = &prepared.suite;
-    let limits: BTreeMap<&str, Arc<Semaphore>> =
-        connected.iter().map(|(name, c)| (name.as_str(), Arc::new(Semaphore::new(c.max_concurrency.max(1))))).collect();
+    let targets = connected
+        .iter()
+        .map(|(name, c)| {
+            let target = CallTarget {
+                backend: Arc::clone(&c.backend),
+                limit: Arc::new(Semaphore::new(c.max_concurrency.max(1))),
+                identity: c.backend.identity(),
+            };
+            (name.clone(), target)
+        })
+        .collect();
     let variants = suite
         .variants
         .iter()
         .map(|v| VariantRuntime {
             name: v.name.clone(),
-            backend: Arc::clone(&connected[&v.backend].backend),
-            limit: Arc::clone(&limits[v.backend.as_str()]),
+            backend: v.backend.clone(),
             model: connected[&v.backend].backend.identity().model,
         })
         .collect();
     let spec = &suite.file.datasets[&suite.dataset];
     let run = &suite.file.run;
+    let retry = RetryPolicy {
+        retries: run.retries,
+        initial: std::time::Duration::from_secs_f64(run.backoff),
+        max: std::time::Duration::from_secs_f64(run.max_backoff),
+    };
+    let cache = (!no_cache).then(|| ResponseCache::new(&run.cache_dir));
     Shared {
         dataset,
         variants,
         metrics: suite.metrics.clone(),
-        cache: (!no_cache).then(|| ResponseCache::new(suite.resolve(&run.cache_dir))),
-        retry: RetryPolicy {
-            retries: run.retries,
-            initial: std::time::Duration::from_secs_f64(run.backoff),
-            max: std::time::Duration::from_secs_f64(run.max_backoff),
-        },
+        caller: Arc::new(Caller::new(targets, cache, retry)),
         reference_field: spec.reference_field.clone().unwrap_or_else(|| "answer".to_owned()),
         cluster_field: spec.cluster_field.clone(),
+    }
+}
+
+/// What metrics asked of models this session: backends that no variant
+/// uses are called only by metrics (judges), and their use is shown here.
+fn report_metric_calls(caller: &Caller, variants: &[VariantRuntime]) {
+    for (name, usage) in caller.usage() {
+        if variants.iter().any(|v| v.backend == name) || usage.calls == 0 {
+            continue;
+        }
+        eprintln!(
+            "metric calls to `{name}`: {} ({} cached, {} failed), {} requests, {} input and {} output tokens",
+            usage.calls, usage.cached, usage.failed, usage.attempts, usage.input_tokens, usage.output_tokens
+        );
     }
 }

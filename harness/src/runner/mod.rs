@@ -1,21 +1,29 @@
 //! The async runner: pending tasks in, journal records out.
 //!
 //! Concurrency is bounded twice: `[run] concurrency` tasks at once overall,
-//! and each backend's `max_concurrency` requests in flight. Every finished task
-//! is appended to the journal before the next is counted, so an interrupted
-//! run loses at most the tasks that were in flight.
+//! and each backend's `max_concurrency` requests in flight (in the model
+//! caller). Every finished task is appended to the journal before the next is
+//! counted, so an interrupted run loses at most the tasks that were in flight.
+//!
+//! When the suite has paired metrics, a task's record waits until every
+//! variant has answered the same sample and repeat; the paired stage then
+//! scores the group and its records are journaled together. Tasks are laid
+//! out sample by sample, so a group completes soon after it starts; one still
+//! waiting when a run stops runs again on `--resume` (usually from the cache).
 
+mod paired;
 mod progress;
 pub mod retry;
 pub mod task;
 
 use std::sync::Arc;
 
-use evalkit_reports::record::{Outcome, Record};
+use evalkit_record::journal::{Outcome, Record};
+use evalkit_record::journal_file::Journal;
 use tokio::task::JoinSet;
 
-use crate::journal::Journal;
 use crate::plan::Task;
+pub use paired::PairedStage;
 pub use progress::Progress;
 pub use task::{Shared, VariantRuntime};
 
@@ -51,15 +59,17 @@ pub struct Limits {
 }
 
 /// Run `pending` tasks, appending each record to `journal` as it finishes.
+/// `paired` holds records back for the paired stage when the suite has paired metrics.
 pub async fn execute(
     shared: Arc<Shared>,
-    pending: Vec<Task>,
+    pending: impl IntoIterator<Item = Task>,
     journal: &mut Journal,
     limits: Limits,
     progress: &mut Progress,
+    mut paired: Option<PairedStage>,
 ) -> std::io::Result<RunEnd> {
     let mut queue = pending.into_iter();
-    let mut running: JoinSet<Record> = JoinSet::new();
+    let mut running: JoinSet<(usize, u32, Record)> = JoinSet::new();
     let mut failed = limits.failed_before;
     let allowed_failures = limits.error_budget * limits.total_tasks as f64;
     let interrupt = tokio::signal::ctrl_c();
@@ -68,7 +78,9 @@ pub async fn execute(
         while running.len() < limits.concurrency.max(1) {
             match queue.next() {
                 Some(task) => {
-                    running.spawn(task::run(Arc::clone(&shared), task));
+                    let shared = Arc::clone(&shared);
+                    let (sample, repeat) = (task.sample, task.repeat);
+                    running.spawn(async move { (sample, repeat, task::run(shared, task).await) });
                 }
                 None => break,
             }
@@ -81,25 +93,31 @@ pub async fn execute(
             }
         };
         let Some(joined) = joined else { return Ok(RunEnd::Completed) };
-        let record = match joined {
-            Ok(record) => record,
+        let (sample, repeat, record) = match joined {
+            Ok(finished) => finished,
             // A panicking task is a bug in evalkit; say so and keep the run going.
             Err(error) => {
                 eprintln!("warning: a task failed inside evalkit ({error}); it will be retried on --resume");
                 continue;
             }
         };
-        journal.append(&record)?;
-        progress.finished(&record);
-        if let Outcome::Error(error) = &record.outcome {
-            failed += 1;
-            if failed as f64 > allowed_failures {
-                running.abort_all();
-                return Ok(RunEnd::BudgetExceeded {
-                    failed,
-                    total: limits.total_tasks,
-                    last_error: error.message.clone(),
-                });
+        let ready = match paired.as_mut() {
+            Some(stage) => stage.finished(&shared, sample, repeat, record).await,
+            None => vec![record],
+        };
+        for record in ready {
+            journal.append(&record)?;
+            progress.finished(&record);
+            if let Outcome::Error(error) = &record.outcome {
+                failed += 1;
+                if failed as f64 > allowed_failures {
+                    running.abort_all();
+                    return Ok(RunEnd::BudgetExceeded {
+                        failed,
+                        total: limits.total_tasks,
+                        last_error: error.message.clone(),
+                    });
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use evalkit_reports::record::{Outcome, Record};
+use evalkit_record::journal::{Outcome, Record};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Tracks finished tasks and shows rate, errors and spend.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use evalkit_backends::BackendError;
+use evalkit_model_api::BackendError;
 
 /// Retry settings from `[run]`.
 #[derive(Debug, Clone, Copy)]

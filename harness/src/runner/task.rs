@@ -1,29 +1,27 @@
-//! One task from request to [`Record`]: cache, attempts, scoring.
+//! One task from request to [`Record`]: the variant's answer through the model
+//! caller, then the scoring stage.
 
 use std::sync::Arc;
 
-use evalkit_backends::{Backend, BackendError, Response};
-use evalkit_metrics::{Metric, ScoreInput};
-use evalkit_reports::record::{ErrorEntry, Outcome, Record, ResponseEntry, ScoreEntry};
-use tokio::sync::Semaphore;
+use evalkit_metrics::Metric;
+use evalkit_model_api::CallError;
+use evalkit_record::journal::{Outcome, Record, RECORD_VERSION};
 
-use super::retry::{Jitter, RetryPolicy};
-use crate::cache::ResponseCache;
+use crate::caller::Caller;
 use crate::dataset::Dataset;
 use crate::plan::Task;
+use crate::scoring::score_response;
 
 /// Everything tasks share, built once per run.
 pub struct Shared {
     /// The evaluated dataset.
     pub dataset: Arc<Dataset>,
-    /// Per variant: name, backend, its concurrency limit, model name.
+    /// Per variant: name, backend name, model name.
     pub variants: Vec<VariantRuntime>,
-    /// Scoring functions.
+    /// Scoring functions, in suite order.
     pub metrics: Vec<Arc<dyn Metric>>,
-    /// Response cache, unless `--no-cache`.
-    pub cache: Option<ResponseCache>,
-    /// When to retry.
-    pub retry: RetryPolicy,
+    /// The one way to call a model, for answers and for metrics alike.
+    pub caller: Arc<Caller>,
     /// Field holding the reference answer.
     pub reference_field: String,
     /// Field naming the sample's cluster.
@@ -34,10 +32,8 @@ pub struct Shared {
 pub struct VariantRuntime {
     /// Variant name.
     pub name: String,
-    /// Its backend (shared by variants naming the same backend).
-    pub backend: Arc<dyn Backend>,
-    /// The backend's `max_concurrency` (shared likewise).
-    pub limit: Arc<Semaphore>,
+    /// The suite name of its backend.
+    pub backend: String,
     /// Model name, for prices.
     pub model: String,
 }
@@ -46,94 +42,29 @@ pub struct VariantRuntime {
 pub async fn run(shared: Arc<Shared>, task: Task) -> Record {
     let variant = &shared.variants[task.variant];
     let sample = &shared.dataset.samples[task.sample];
-    let (outcome, attempts, cached) = answer(&shared, variant, &task).await;
-    let scores = match &outcome {
-        Ok(response) => score(&shared.metrics, &sample.fields, response, &variant.model),
-        Err(_) => Default::default(),
+    let answer = shared.caller.answer(&variant.backend, &task.request, &task.request_hash).await;
+    let (outcome, scores) = match answer.result {
+        Ok(response) => {
+            let scores =
+                score_response(&shared.metrics, &sample.fields, &response, &variant.model, shared.caller.as_ref())
+                    .await;
+            (Outcome::Response(response), scores)
+        }
+        Err(error) => (Outcome::Error(CallError::from(&error)), Default::default()),
     };
     Record {
+        v: RECORD_VERSION,
         variant: variant.name.clone(),
         sample: sample.id.clone(),
         repeat: task.repeat,
         request_hash: task.request_hash.clone(),
-        prompt: task.request.prompt.display_text(),
+        prompt: task.request.prompt.clone(),
         reference: sample.fields.get(&shared.reference_field).cloned(),
         cluster: shared.cluster_field.as_ref().and_then(|f| sample.fields.get(f)).map(crate::dataset::value_text),
-        outcome: match outcome {
-            Ok(response) => Outcome::Response(response_entry(response)),
-            Err(error) => Outcome::Error(ErrorEntry { kind: error.kind().to_owned(), message: error.to_string() }),
-        },
+        outcome,
         scores,
-        attempts,
-        cached,
+        attempts: answer.attempts,
+        cached: answer.cached,
         finished_at: crate::clock::now_rfc3339(),
-    }
-}
-
-/// The response (from cache or backend), attempts made, and whether it was cached.
-async fn answer(shared: &Shared, variant: &VariantRuntime, task: &Task) -> (Result<Response, BackendError>, u32, bool) {
-    if let Some(cache) = &shared.cache {
-        if let Some(response) = cache.get(&task.request_hash) {
-            return (Ok(response), 0, true);
-        }
-    }
-    let mut jitter = Jitter::new(&task.request_hash);
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let result = {
-            // Held only while the request is in flight, not while backing off.
-            let _permit = variant.limit.acquire().await;
-            variant.backend.generate(&task.request).await
-        };
-        match result {
-            Ok(response) => {
-                if let Some(cache) = &shared.cache {
-                    if let Err(error) = cache.put(&task.request_hash, &response) {
-                        eprintln!("warning: cannot write the response cache: {error}");
-                    }
-                }
-                return (Ok(response), attempts, false);
-            }
-            Err(error) => match shared.retry.next_delay(attempts, &error, jitter.next()) {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => return (Err(error), attempts, false),
-            },
-        }
-    }
-}
-
-fn score(
-    metrics: &[Arc<dyn Metric>],
-    fields: &evalkit_metrics::Fields,
-    response: &Response,
-    model: &str,
-) -> std::collections::BTreeMap<String, ScoreEntry> {
-    let input = ScoreInput { fields, response, model };
-    metrics
-        .iter()
-        .map(|metric| {
-            let score = metric.score(&input);
-            let value = score.value.is_finite().then_some(score.value);
-            let cause = match (value, score.cause) {
-                (None, None) => Some("the metric returned a non-finite value".to_owned()),
-                (_, cause) => cause,
-            };
-            (metric.name().to_owned(), ScoreEntry { value, cause, details: score.details })
-        })
-        .collect()
-}
-
-fn response_entry(response: Response) -> ResponseEntry {
-    ResponseEntry {
-        text: response.text,
-        input_tokens: response.usage.input_tokens,
-        output_tokens: response.usage.output_tokens,
-        cached_input_tokens: response.usage.cached_input_tokens,
-        reasoning_tokens: response.usage.reasoning_tokens,
-        e2e_seconds: response.timing.e2e_seconds,
-        ttft_seconds: response.timing.ttft_seconds,
-        inter_token_seconds: response.timing.inter_token_seconds,
-        finish_reason: response.finish_reason,
     }
 }

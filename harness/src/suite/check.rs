@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use evalkit_backends::GenParams;
 use evalkit_metrics::{BuildContext, MetricConfig};
+use evalkit_model_api::GenParams;
 
 use super::parse::locate;
 use super::schema::{BackendSpec, ParamsSpec, SuiteFile};
@@ -18,13 +18,14 @@ use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
 use crate::prompt::PromptTemplate;
 
 /// Collects diagnostics located at key paths.
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     source: &'a SourceFile,
     found: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
-    fn error(&mut self, path: &[Key], message: String, hint: Option<String>) {
+    /// A problem at the key `path`, with an optional hint.
+    pub(crate) fn error(&mut self, path: &[Key], message: String, hint: Option<String>) {
         let span = self.source.span_of(path).unwrap_or(0..0);
         self.found.push(locate(self.source, message, &span, hint));
     }
@@ -38,7 +39,10 @@ impl Checker<'_> {
 }
 
 /// Check a parsed suite.
-pub fn check(source: SourceFile, file: SuiteFile) -> Result<Suite, Diagnostics> {
+pub fn check(source: SourceFile, mut file: SuiteFile) -> Result<Suite, Diagnostics> {
+    // Paths are resolved here, once: everything after reads them as they are.
+    let base = source.base_dir().to_path_buf();
+    super::paths::map_paths(&mut file, |path| super::resolve_against(&base, &path.to_string_lossy()));
     let mut checker = Checker { source: &source, found: Vec::new() };
     let c = &mut checker;
 
@@ -81,7 +85,9 @@ pub fn check(source: SourceFile, file: SuiteFile) -> Result<Suite, Diagnostics> 
     if !found.is_empty() {
         return Err(Diagnostics(found));
     }
-    Ok(Suite { source, file, dataset: dataset.unwrap_or_default(), variants, prompts, metrics })
+    let dataset = dataset.unwrap_or_default();
+    file.suite.dataset = Some(dataset.clone());
+    Ok(Suite { source, file, dataset, variants, prompts, metrics })
 }
 
 fn choose_dataset(c: &mut Checker<'_>, file: &SuiteFile) -> Option<String> {
@@ -166,65 +172,10 @@ fn check_prompts(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<PromptTemplate> {
 
 fn check_backends(c: &mut Checker<'_>, file: &SuiteFile) {
     for (name, spec) in &file.backends {
-        let at = |key: &str| key_path!["backends", name.as_str(), key];
-        match spec {
-            BackendSpec::Openai(openai) => {
-                if !(openai.base_url.starts_with("http://") || openai.base_url.starts_with("https://")) {
-                    c.error(
-                        &at("base_url"),
-                        format!("`base_url` must start with http:// or https://, found `{}`", openai.base_url),
-                        Some("e.g. `base_url = \"http://127.0.0.1:8080/v1\"`".into()),
-                    );
-                }
-                if openai.model.trim().is_empty() {
-                    c.error(&at("model"), "`model` must not be empty".into(), None);
-                }
-                if openai.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-                    c.error(&at("timeout"), "`timeout` must be a positive number of seconds".into(), None);
-                }
-                if openai.max_concurrency == Some(0) {
-                    c.error(&at("max_concurrency"), "`max_concurrency` must be at least 1".into(), None);
-                }
-                for (header, value) in &openai.headers {
-                    if header.eq_ignore_ascii_case("authorization") && !value.contains("${") {
-                        c.error(
-                            &key_path!["backends", name.as_str(), "headers", header.as_str()],
-                            "a literal `Authorization` header would put a secret in the suite file".into(),
-                            Some("use `api_key_env = \"MY_KEY\"`, or `\"Bearer ${MY_KEY}\"` to read it from the environment".into()),
-                        );
-                    }
-                }
-                check_params(c, &key_path!["backends", name.as_str(), "params"], &openai.params);
-            }
-            BackendSpec::Local(local) => {
-                if local.model.trim().is_empty() {
-                    c.error(
-                        &at("model"),
-                        "`model` must name a .gguf file or a Hugging Face model folder".into(),
-                        Some("e.g. `model = \"~/.cache/evalkit/models/gemma-3-270m-q4_k_m.gguf\"` (fetch it with `ci/fetch-demo-model`)".into()),
-                    );
-                }
-                if local.threads == Some(0) {
-                    c.error(&at("threads"), "`threads` must be at least 1".into(), None);
-                }
-                if local.n_batch == 0 {
-                    c.error(&at("n_batch"), "`n_batch` must be at least 1".into(), None);
-                }
-                if local.max_concurrency == Some(0) {
-                    c.error(&at("max_concurrency"), "`max_concurrency` must be at least 1".into(), None);
-                }
-                check_params(c, &key_path!["backends", name.as_str(), "params"], &local.params);
-            }
-        }
+        spec.check(c, name);
     }
-    let threads: BTreeMap<usize, &str> = file
-        .backends
-        .iter()
-        .filter_map(|(name, spec)| match spec {
-            BackendSpec::Local(local) => local.threads.map(|t| (t, name.as_str())),
-            BackendSpec::Openai(_) => None,
-        })
-        .collect();
+    let threads: BTreeMap<usize, &str> =
+        file.backends.iter().filter_map(|(name, spec)| Some((spec.threads()?, name.as_str()))).collect();
     if threads.len() > 1 {
         let (_, second) = threads.iter().nth(1).expect("two entries");
         c.error(
@@ -235,7 +186,8 @@ fn check_backends(c: &mut Checker<'_>, file: &SuiteFile) {
     }
 }
 
-fn check_params(c: &mut Checker<'_>, path: &[Key], params: &ParamsSpec) {
+/// `params` of a backend or a variant: values in range.
+pub(crate) fn check_params(c: &mut Checker<'_>, path: &[Key], params: &ParamsSpec) {
     let with = |key: &str| {
         let mut p = path.to_vec();
         p.push(Key::from(key));
@@ -316,25 +268,26 @@ fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) ->
         }
         if let MetricConfig::Cost(_) = config {
             for variant in variants {
-                let Some(BackendSpec::Openai(backend)) = file.backends.get(&variant.backend) else { continue };
-                if !file.prices.contains_key(&backend.model) {
+                let Some(model) = file.backends.get(&variant.backend).and_then(BackendSpec::priced_model) else {
+                    continue;
+                };
+                if !file.prices.contains_key(model) {
                     c.error(
                         &key_path!["metrics", i],
-                        format!(
-                            "metric `{name}` needs a price for model `{}` (variant `{}`)",
-                            backend.model, variant.name
-                        ),
+                        format!("metric `{name}` needs a price for model `{model}` (variant `{}`)", variant.name),
                         Some(format!(
-                            "add `[prices.\"{}\"]` with `input = ...` and `output = ...` (USD per million tokens)",
-                            backend.model
+                            "add `[prices.\"{model}\"]` with `input = ...` and `output = ...` (USD per million tokens)"
                         )),
                     );
                 }
             }
         }
         check_scoring_metric(c, file, variants, i, config);
-        let config = resolve_metric_paths(config, c.source.base_dir());
-        match evalkit_metrics::build(&config, &context) {
+        if let MetricConfig::Agreement(agreement) = config {
+            let known: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+            c.reference(&key_path!["metrics", i, "reference_variant"], "variant", &agreement.reference_variant, &known);
+        }
+        match evalkit_metrics::build(config, &context) {
             Ok(metric) => built.push(Arc::from(metric)),
             Err(error) => c.error(&key_path!["metrics", i], format!("metric `{name}`: {error}"), None),
         }
@@ -359,14 +312,15 @@ fn check_scoring_metric(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Varia
     let Some(kind) = scoring_kind(config) else { return };
     let name = config.name();
     for variant in variants {
-        if let Some(BackendSpec::Openai(_)) = file.backends.get(&variant.backend) {
+        let scores_text = file.backends.get(&variant.backend).is_none_or(|spec| spec.capabilities().score_text);
+        if !scores_text {
             c.error(
                 &key_path!["metrics", i],
                 format!(
                     "metric `{name}` needs token log-probabilities, which backend `{}` (variant `{}`) cannot give",
                     variant.backend, variant.name
                 ),
-                Some("run it on a `kind = \"local\"` backend".into()),
+                Some("run it on a backend that scores text, such as `kind = \"local\"`".into()),
             );
         }
     }
@@ -420,16 +374,6 @@ fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {
 }
 
 /// Paths inside metric settings are relative to the suite file, like every other path.
-fn resolve_metric_paths(config: &MetricConfig, base: &Path) -> MetricConfig {
-    let mut config = config.clone();
-    if let MetricConfig::JsonValid(json) = &mut config {
-        if let Some(path) = &json.schema_file {
-            json.schema_file = Some(base.join(path));
-        }
-    }
-    config
-}
-
 /// `[suite] baseline` and `[[gates]]`: names that exist, and one kind of
 /// gate per entry with sensible numbers.
 fn check_gates(c: &mut Checker<'_>, file: &SuiteFile) {

@@ -8,14 +8,15 @@
 
 pub mod check;
 pub mod parse;
+pub mod paths;
 pub mod schema;
 pub mod source;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use evalkit_backends::GenParams;
 use evalkit_metrics::Metric;
+use evalkit_model_api::GenParams;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::prompt::PromptTemplate;
@@ -54,23 +55,9 @@ pub struct Variant {
 }
 
 impl Suite {
-    /// Resolve a path written in the suite (relative to the suite file).
-    pub fn resolve(&self, path: &str) -> PathBuf {
-        resolve_against(self.source.base_dir(), path)
-    }
-
     /// What identifies backend `name` (kind, endpoint, model), without connecting to it.
-    pub fn backend_identity(&self, name: &str) -> Option<evalkit_backends::BackendIdentity> {
-        match self.file.backends.get(name)? {
-            schema::BackendSpec::Openai(spec) => Some(evalkit_backends::BackendIdentity {
-                kind: "openai".to_owned(),
-                endpoint: spec.base_url.trim_end_matches('/').to_owned(),
-                model: spec.model.clone(),
-            }),
-            schema::BackendSpec::Local(spec) => {
-                Some(evalkit_backends::local::identity(&self.resolve(&spec.model), spec.weights))
-            }
-        }
+    pub fn backend_identity(&self, name: &str) -> Option<evalkit_model_api::BackendIdentity> {
+        Some(self.file.backends.get(name)?.identity())
     }
 
     /// The compiled prompt with this name.

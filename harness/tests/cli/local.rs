@@ -70,7 +70,7 @@ fn the_quickstart_answers_offline() {
 
 /// `llama-perplexity -m gemma-3-270m-q4_k_m.gguf -f mpl-2.0.txt -c 512 -b 512 -t 2`
 /// printed `Final estimate: PPL = 8.8969 +/- 0.55607`
-/// (backends/tests/fixtures/llama_cpp/README.md).
+/// (backends/local/tests/fixtures/llama_cpp/README.md).
 const LLAMA_CPP_MPL_C512: (f64, f64) = (8.8969, 0.55607);
 
 #[test]

@@ -116,23 +116,25 @@ fn streamed_and_plain_answers_are_recorded_scored_and_aggregated() {
         let response = &record["outcome"]["response"];
         assert!(response.is_object(), "({variant}, {sample}) has no response: {record:#}");
         assert_eq!(response["text"], text, "({variant}, {sample})");
-        assert_eq!(response["input_tokens"], 12, "({variant}, {sample})");
-        assert_eq!(response["output_tokens"], 2, "({variant}, {sample})");
-        assert_eq!(response["cached_input_tokens"], 4, "({variant}, {sample})");
+        assert_eq!(response["usage"]["input_tokens"], 12, "({variant}, {sample})");
+        assert_eq!(response["usage"]["output_tokens"], 2, "({variant}, {sample})");
+        assert_eq!(response["usage"]["cached_input_tokens"], 4, "({variant}, {sample})");
         assert_eq!(response["finish_reason"], "stop", "({variant}, {sample})");
+        let model = response["model"].as_str().unwrap_or_default();
+        assert!(["stream-model", "plain-model"].contains(&model), "the server's model name is kept: {record:#}");
         assert_eq!(record["attempts"], 1, "({variant}, {sample})");
         assert_eq!(record["cached"], false, "({variant}, {sample})");
         assert_eq!(record["repeat"], 0, "({variant}, {sample})");
         assert_eq!(record["reference"], expected_reference(sample), "({variant}, {sample})");
         assert_eq!(record["scores"]["exact_match"]["value"], json!(score), "({variant}, {sample}): {record:#}");
 
-        let e2e = response["e2e_seconds"].as_f64().expect("e2e_seconds is a number");
+        let e2e = response["timing"]["e2e_seconds"].as_f64().expect("e2e_seconds is a number");
         assert!(e2e >= FIRST_DELAY.as_secs_f64() * 0.9 && e2e < 10.0, "({variant}, {sample}) e2e {e2e}");
         if variant == "chat-stream" {
-            let ttft = response["ttft_seconds"]
+            let ttft = response["timing"]["ttft_seconds"]
                 .as_f64()
                 .unwrap_or_else(|| panic!("streamed answer without ttft_seconds: {record:#}"));
-            let gap = response["inter_token_seconds"]
+            let gap = response["timing"]["inter_token_seconds"]
                 .as_f64()
                 .unwrap_or_else(|| panic!("streamed answer without inter_token_seconds: {record:#}"));
             assert!(ttft >= FIRST_DELAY.as_secs_f64() * 0.9, "ttft {ttft} is shorter than the server's first delay");
@@ -146,16 +148,16 @@ fn streamed_and_plain_answers_are_recorded_scored_and_aggregated() {
                 "e2e {e2e} does not include the two chunk delays after ttft {ttft}"
             );
             assert!(
-                record["prompt"].as_str().unwrap().contains("Answer with one word."),
-                "the readable prompt shows the system message: {record:#}"
+                record["prompt"]["chat"][0] == json!({"role": "system", "content": "Answer with one word."}),
+                "the journal keeps the prompt's messages: {record:#}"
             );
         } else {
             assert!(
-                response.get("ttft_seconds").is_none_or(Value::is_null),
+                response["timing"].get("ttft_seconds").is_none_or(Value::is_null),
                 "non-streamed answer has ttft: {record:#}"
             );
             assert!(
-                response.get("inter_token_seconds").is_none_or(Value::is_null),
+                response["timing"].get("inter_token_seconds").is_none_or(Value::is_null),
                 "non-streamed answer has inter_token: {record:#}"
             );
         }

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::samples::SampleScores;
 use super::CI_LEVEL;
-use crate::record::{Outcome, Record};
-use crate::results::{
+use evalkit_record::journal::{Outcome, Record};
+use evalkit_record::results::{
     Aggregate, CiMethod, ConfidenceInterval, CorpusPerplexity, KValue, MetricInfo, RepeatStats, Scale, VariantInfo,
 };
-use crate::stats::{self, Interval};
+use evalkit_stats::{self as stats, Interval};
 
 /// What every aggregate of a run shares.
 #[derive(Debug, Clone, Copy)]

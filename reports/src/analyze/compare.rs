@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 
 use super::samples::SampleScores;
 use super::CI_LEVEL;
-use crate::record::Record;
-use crate::results::RunResults;
-use crate::results::{
+use evalkit_record::journal::Record;
+use evalkit_record::results::RunResults;
+use evalkit_record::results::{
     CiMethod, Comparison, ConfidenceInterval, Direction, Discordant, MetricInfo, Scale, TestKind, Verdict,
 };
-use crate::stats;
+use evalkit_stats as stats;
 
 /// Significance level of the verdicts (`1 − CI_LEVEL`).
 pub const ALPHA: f64 = 1.0 - CI_LEVEL;

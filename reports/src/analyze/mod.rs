@@ -35,9 +35,9 @@ use aggregate::Settings;
 pub use samples::sample_means;
 use samples::valid_score;
 
-use crate::record::Record;
-use crate::results::{MetricInfo, RunInfo, RunResults, VariantInfo, VariantUsage, RESULTS_SCHEMA_VERSION};
-use crate::stats;
+use evalkit_record::journal::Record;
+use evalkit_record::results::{MetricInfo, RunInfo, RunResults, VariantInfo, VariantUsage, RESULTS_SCHEMA_VERSION};
+use evalkit_stats as stats;
 
 /// Confidence level of every interval in `results.json`.
 pub const CI_LEVEL: f64 = 0.95;
@@ -133,7 +133,7 @@ fn cost_metric(metrics: &[MetricInfo]) -> Option<&str> {
 
 fn usage(variant: &VariantInfo, tasks: &[&Record], cost_metric: Option<&str>) -> VariantUsage {
     let responses: Vec<_> = tasks.iter().filter_map(|r| r.outcome.response()).collect();
-    let mut latencies: Vec<f64> = responses.iter().map(|r| r.e2e_seconds).filter(|s| s.is_finite()).collect();
+    let mut latencies: Vec<f64> = responses.iter().map(|r| r.timing.e2e_seconds).filter(|s| s.is_finite()).collect();
     latencies.sort_by(f64::total_cmp);
     let cost_usd = cost_metric.map(|metric| tasks.iter().filter_map(|r| valid_score(r, metric)).sum::<f64>());
     VariantUsage {
@@ -143,16 +143,18 @@ fn usage(variant: &VariantInfo, tasks: &[&Record], cost_metric: Option<&str>) ->
         errors: (tasks.len() - responses.len()) as u64,
         cached: tasks.iter().filter(|r| r.cached).count() as u64,
         // Saturating: a corrupt journal must not overflow (a panic in debug builds).
-        input_tokens: responses.iter().fold(0, |sum: u64, r| sum.saturating_add(r.input_tokens)),
-        output_tokens: responses.iter().fold(0, |sum: u64, r| sum.saturating_add(r.output_tokens)),
+        input_tokens: responses.iter().fold(0, |sum: u64, r| sum.saturating_add(r.usage.input_tokens)),
+        output_tokens: responses.iter().fold(0, |sum: u64, r| sum.saturating_add(r.usage.output_tokens)),
         latency_p50_seconds: stats::percentile(&latencies, 50.0),
         latency_p90_seconds: stats::percentile(&latencies, 90.0),
         latency_p99_seconds: stats::percentile(&latencies, 99.0),
         cost_usd,
-        prompt_tokens_per_second: rate(responses.iter().filter_map(|r| Some((r.input_tokens as f64, r.ttft_seconds?)))),
+        prompt_tokens_per_second: rate(
+            responses.iter().filter_map(|r| Some((r.usage.input_tokens as f64, r.timing.ttft_seconds?))),
+        ),
         generation_tokens_per_second: rate(responses.iter().filter_map(|r| {
-            let steps = r.output_tokens.checked_sub(1).filter(|&s| s > 0)?;
-            Some((steps as f64, r.inter_token_seconds? * steps as f64))
+            let steps = r.usage.output_tokens.checked_sub(1).filter(|&s| s > 0)?;
+            Some((steps as f64, r.timing.inter_token_seconds? * steps as f64))
         })),
     }
 }

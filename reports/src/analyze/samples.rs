@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::record::{Outcome, Record};
+use evalkit_record::journal::{Outcome, Record};
 
 /// The valid scores of one (variant, metric), by sample id.
 #[derive(Debug, Default)]
@@ -31,7 +31,7 @@ impl<'a> SampleScores<'a> {
 
     /// Each sample's mean over its valid repeats, in sample-id order.
     pub(crate) fn means(&self) -> BTreeMap<&'a str, f64> {
-        self.scores.iter().filter_map(|(id, s)| Some((*id, crate::stats::mean(s)?))).collect()
+        self.scores.iter().filter_map(|(id, s)| Some((*id, evalkit_stats::mean(s)?))).collect()
     }
 
     /// Whether every sample has exactly one score and it is 0 or 1: the data

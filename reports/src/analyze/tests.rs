@@ -1,8 +1,8 @@
 //! The counting and averaging rules of [`super::analyze`].
 
 use super::*;
-use crate::results::{CiMethod, Direction, Scale};
 use crate::test_support::{binary, failure, metric, response, results, variant};
+use evalkit_record::results::{CiMethod, Direction, Scale};
 
 fn close(a: Option<f64>, b: f64) -> bool {
     a.is_some_and(|a| (a - b).abs() < 1e-12)
@@ -283,8 +283,8 @@ fn identical_variants_show_no_difference() {
     let r = paired_binary(&pairs);
     let c = r.comparison("b", "em").unwrap();
     assert_eq!((c.pairs, c.difference, c.p_value), (50, Some(0.0), Some(1.0)));
-    assert_eq!(c.verdict, crate::results::Verdict::NoSignificantChange);
-    assert_eq!(c.test, crate::results::TestKind::McnemarExact);
+    assert_eq!(c.verdict, evalkit_record::results::Verdict::NoSignificantChange);
+    assert_eq!(c.test, evalkit_record::results::TestKind::McnemarExact);
 }
 
 #[test]
@@ -300,7 +300,7 @@ fn a_known_difference_is_found_and_named() {
     let exact = 2.0 * 14.0 / 8192.0;
     assert!((c.p_value.unwrap() - exact).abs() < 1e-12, "{c:?}");
     assert!((c.difference.unwrap() - 11.0 / 43.0).abs() < 1e-12);
-    assert_eq!(c.verdict, crate::results::Verdict::Improved);
+    assert_eq!(c.verdict, evalkit_record::results::Verdict::Improved);
     assert!(c.minimum_detectable_difference.unwrap() > 0.0);
 }
 
@@ -316,10 +316,10 @@ fn holm_adjusts_over_every_comparison() {
     let m = |name: &str| metric(name, Scale::Continuous, Direction::HigherIsBetter, None);
     let r = results(vec![variant("a", 20), variant("b", 20)], vec![m("x"), m("y")], &records);
     let x = r.comparison("b", "x").unwrap();
-    assert_eq!(x.test, crate::results::TestKind::SignFlipMonteCarlo);
+    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipMonteCarlo);
     assert!(x.p_adjusted.unwrap() >= x.p_value.unwrap());
-    assert_eq!(x.verdict, crate::results::Verdict::Improved);
-    assert_eq!(r.comparison("b", "y").unwrap().verdict, crate::results::Verdict::NoSignificantChange);
+    assert_eq!(x.verdict, evalkit_record::results::Verdict::Improved);
+    assert_eq!(r.comparison("b", "y").unwrap().verdict, evalkit_record::results::Verdict::NoSignificantChange);
 }
 
 #[test]

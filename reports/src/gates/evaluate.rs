@@ -6,9 +6,9 @@ use super::{Baseline, GateSpec, GateStat};
 use crate::analyze::compare::{Pairs, POWER};
 use crate::analyze::sample_means;
 use crate::format::Style;
-use crate::record::Record;
-use crate::results::{Direction, GateResult, GateStatus, MetricInfo, RunResults, Verdict};
-use crate::stats;
+use evalkit_record::journal::Record;
+use evalkit_record::results::{Direction, GateResult, GateStatus, MetricInfo, RunResults, Verdict};
+use evalkit_stats as stats;
 
 /// Default confidence of regression gates.
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;

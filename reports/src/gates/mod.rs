@@ -20,7 +20,8 @@ mod baseline;
 mod evaluate;
 mod spec;
 
-pub use baseline::{Baseline, BaselineError, BASELINE_SCHEMA_VERSION};
+pub use baseline::baseline_of_run;
+pub use evalkit_record::baseline::{Baseline, BaselineError, BASELINE_SCHEMA_VERSION};
 pub use evaluate::{evaluate, GateInputs};
 pub use spec::{GateSpec, GateStat};
 

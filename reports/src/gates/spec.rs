@@ -10,38 +10,50 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {
-    /// Shown in reports and as the JUnit test case name. Default: made from
-    /// the metric, statistic and bound.
+    /// Shown in reports and as the JUnit test case name (the variant is appended in brackets).
+    /// Type: string. Default: made from the metric and bounds. Example: `name = "accuracy floor"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The metric checked (its name in `[[metrics]]`).
+    /// A metric's `name` from `[[metrics]]`.
+    /// Type: string. Required. Example: `metric = "exact_match"`.
     pub metric: String,
-    /// The variant checked. Default: every variant (one result each); for
-    /// `baseline_variant` gates, every other variant.
+    /// The variant checked, one result each. With `baseline_variant`, every *other* variant.
+    /// Type: string. Default: every variant. Example: `variant = "candidate"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    /// Which figure a threshold applies to. Default `mean`.
+    /// Threshold gates: the figure compared. `ci_low`/`ci_high` are the bounds of the mean's 95%
+    /// interval ("at least 80%, and we are sure of it": `stat = "ci_low"`, `min = 0.8`). `pNN` are
+    /// percentiles of the per-sample values (latency SLOs).
+    /// Type: `"mean"`, `"ci_low"`, `"ci_high"`, `"median"`, `"p50"`, `"p90"`, `"p95"`, `"p99"`.
+    /// Default: `"mean"`. Example: `stat = "p95"`.
     #[serde(default)]
     pub stat: GateStat,
-    /// The figure must be at least this.
+    /// Threshold: the figure must be at least this. Rates are fractions (`0.8` = 80%), latency
+    /// seconds, cost dollars.
+    /// Type: float. Default: none. Example: `min = 0.8`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
-    /// The figure must be at most this.
+    /// Threshold: the figure must be at most this. `min` must not exceed `max`.
+    /// Type: float. Default: none. Example: `max = 2.0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-    /// Regression gate: a baseline file (`evalkit baseline update`) or a run
-    /// folder, relative to the suite file.
+    /// Regression: a baseline file written by `evalkit baseline update`, or a run folder, relative
+    /// to the suite file. Samples pair by id; variants by name (a single-variant baseline pairs
+    /// with any variant).
+    /// Type: string. Default: none. Example: `baseline = "ci/baselines/main.json"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
-    /// Regression gate: compare with this variant of the same run.
+    /// Regression: compare with this variant of the same run instead.
+    /// Type: string. Default: none. Example: `baseline_variant = "prompt-v1"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_variant: Option<String>,
-    /// Regression gate: the largest tolerated worsening, in the metric's
-    /// units (0.02 = two points of accuracy). Default 0.
+    /// Regression: the largest tolerated worsening, in the metric's units (`0.02` = 2 points of
+    /// accuracy, `0.1` = 100 ms).
+    /// Type: float ≥ 0. Default: `0`. Example: `margin = 0.02`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<f64>,
-    /// Regression gate: confidence of the interval the margin is checked
-    /// against. Default 0.95.
+    /// Regression: the level of the interval the margin is checked against.
+    /// Type: float in (0, 1). Default: `0.95`. Example: `confidence = 0.9`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
 }

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::record::Record;
-use crate::results::{Direction, GateStatus, RunResults, Scale, Verdict};
 use crate::test_support::{binary, metric, response, results, variant};
+use evalkit_record::journal::Record;
+use evalkit_record::results::{Direction, GateStatus, RunResults, Scale, Verdict};
 
 /// `n` samples; `a` passes all of them, `b` passes those `passes_b` says.
 fn two_variants(n: usize, passes_b: impl Fn(usize) -> bool) -> (RunResults, Vec<Record>) {
@@ -26,7 +26,7 @@ fn spec(toml_text: &str) -> GateSpec {
     toml::from_str(toml_text).unwrap()
 }
 
-fn run(results: &RunResults, records: &[Record], gates: &[GateSpec]) -> Vec<crate::results::GateResult> {
+fn run(results: &RunResults, records: &[Record], gates: &[GateSpec]) -> Vec<evalkit_record::results::GateResult> {
     run_with(results, records, gates, &BTreeMap::new())
 }
 
@@ -35,7 +35,7 @@ fn run_with(
     records: &[Record],
     gates: &[GateSpec],
     baselines: &BTreeMap<String, Result<Baseline, String>>,
-) -> Vec<crate::results::GateResult> {
+) -> Vec<evalkit_record::results::GateResult> {
     evaluate(GateInputs { results, records, gates, baselines })
 }
 
@@ -129,7 +129,7 @@ fn lower_is_better_metrics_regress_upwards() {
 #[test]
 fn baseline_files_round_trip_and_pair_by_sample_id() {
     let (r, records) = two_variants(40, |i| i % 2 == 0);
-    let baseline = Baseline::from_run(&r, &records);
+    let baseline = super::baseline_of_run(&r, &records);
     let text = serde_json::to_string_pretty(&baseline).unwrap();
     let read = Baseline::parse(&text).unwrap();
     assert_eq!(read, baseline);
@@ -147,7 +147,7 @@ fn baseline_files_round_trip_and_pair_by_sample_id() {
     assert_eq!(out[1].verdict, Some(Verdict::Improved), "{:?}", out[1]);
 
     // And the old run regresses against the fixed one as a baseline.
-    let newer = BTreeMap::from([("base.json".to_owned(), Ok(Baseline::from_run(&fixed, &fixed_records)))]);
+    let newer = BTreeMap::from([("base.json".to_owned(), Ok(super::baseline_of_run(&fixed, &fixed_records)))]);
     let out = run_with(&r, &records, std::slice::from_ref(&gate), &newer);
     assert_eq!(out[1].verdict, Some(Verdict::Regressed));
     assert_eq!(out[1].status, GateStatus::Failed);

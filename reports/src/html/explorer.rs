@@ -19,8 +19,8 @@ use super::diff::{self, Change, Piece};
 use super::view::{color_of, is_resource_metric};
 use crate::analyze::latest_tasks;
 use crate::format::{self, Style};
-use crate::record::{ErrorEntry, Outcome, Record, ScoreEntry};
-use crate::results::{RunResults, Scale};
+use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry};
+use evalkit_record::results::{RunResults, Scale};
 
 /// Characters of a prompt shown before it is expanded.
 pub(super) const PREVIEW_CHARS: usize = 80;
@@ -51,14 +51,22 @@ struct SampleView<'a> {
     cluster: Option<&'a str>,
     reference: Option<String>,
     /// The prompt, when every answer of the sample had the same one.
-    prompt: Option<Prompt<'a>>,
+    prompt: Option<Prompt>,
     cells: Vec<Cell<'a>>,
 }
 
 #[derive(Serialize)]
-struct Prompt<'a> {
+struct Prompt {
     preview: String,
-    text: &'a str,
+    text: String,
+}
+
+impl Prompt {
+    /// The prompt as the reader sees it: chat messages under their roles, or the completion text.
+    fn of(prompt: &evalkit_model_api::Prompt) -> Self {
+        let text = prompt.display_text();
+        Prompt { preview: preview(&text), text }
+    }
 }
 
 /// One variant's answers to one sample.
@@ -72,7 +80,7 @@ struct Cell<'a> {
 struct TaskView<'a> {
     repeat: u32,
     /// This variant's own prompt, when the variants' prompts differ.
-    prompt: Option<Prompt<'a>>,
+    prompt: Option<Prompt>,
     output: Option<Output<'a>>,
     error: Option<&'a ErrorEntry>,
     attempts: u32,
@@ -199,7 +207,7 @@ fn sample<'a>(
             serde_json::Value::String(s) => s.clone(),
             other => serde_json::to_string_pretty(other).unwrap_or_default(),
         }),
-        prompt: shared_prompt.then(|| Prompt { preview: preview(&first.prompt), text: &first.prompt }),
+        prompt: shared_prompt.then(|| Prompt::of(&first.prompt)),
         cells,
     })
 }
@@ -235,8 +243,12 @@ fn task<'a>(
                 },
             };
             let mut meta = vec![
-                format::seconds(response.e2e_seconds),
-                format!("{} → {} tokens", format::count(response.input_tokens), format::count(response.output_tokens)),
+                format::seconds(response.timing.e2e_seconds),
+                format!(
+                    "{} → {} tokens",
+                    format::count(response.usage.input_tokens),
+                    format::count(response.usage.output_tokens)
+                ),
             ];
             if let Some(reason) = response.finish_reason.as_deref().filter(|r| *r != "stop") {
                 meta.push(format!("finish: {reason}"));
@@ -255,7 +267,7 @@ fn task<'a>(
     };
     TaskView {
         repeat: record.repeat,
-        prompt: own_prompt.then(|| Prompt { preview: preview(&record.prompt), text: &record.prompt }),
+        prompt: own_prompt.then(|| Prompt::of(&record.prompt)),
         output,
         error,
         attempts: record.attempts,

@@ -16,8 +16,8 @@ use super::view::{
 };
 use crate::analyze::latest_tasks;
 use crate::format::Style;
-use crate::record::Record;
-use crate::results::{RunResults, Verdict};
+use evalkit_record::journal::Record;
+use evalkit_record::results::{RunResults, Verdict};
 
 const WIDE: u32 = 1320;
 const NARROW: u32 = 640;
@@ -169,7 +169,7 @@ fn latency_distribution(results: &RunResults, records: &[Record]) -> Option<Figu
     let mut by_variant: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for record in latest_tasks(records).into_values() {
         if let Some(response) = record.outcome.response() {
-            by_variant.entry(record.variant.as_str()).or_default().push(response.e2e_seconds);
+            by_variant.entry(record.variant.as_str()).or_default().push(response.timing.e2e_seconds);
         }
     }
     if by_variant.is_empty() {

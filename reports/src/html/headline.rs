@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::view::{self, cost_per_sample, main_metric, style_of, verdict_label};
 use crate::format;
-use crate::results::{Comparison, Direction, GateStatus, RunResults, Verdict};
+use evalkit_record::results::{Comparison, Direction, GateStatus, RunResults, Verdict};
 
 #[derive(Serialize)]
 pub(super) struct Headline<'a> {

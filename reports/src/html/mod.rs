@@ -23,8 +23,8 @@
 
 use serde::Serialize;
 
-use crate::record::Record;
-use crate::results::{RunInfo, RunResults};
+use evalkit_record::journal::Record;
+use evalkit_record::results::{RunInfo, RunResults};
 
 mod charts;
 mod diff;

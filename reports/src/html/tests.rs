@@ -1,12 +1,12 @@
 //! The HTML report: content, escaping of untrusted text, self-containment.
 
 use super::*;
-use crate::record::{Outcome, ScoreEntry};
-use crate::results::{
+use crate::test_support::{binary, failure, metric, response, results, variant, with_latency};
+use evalkit_record::journal::{Outcome, ScoreEntry};
+use evalkit_record::results::{
     CiMethod, Comparison, ConfidenceInterval, CorpusPerplexity, Direction, Discordant, GateResult, GateStatus, KValue,
     RepeatStats, Scale, TestKind, Verdict,
 };
-use crate::test_support::{binary, failure, metric, response, results, variant, with_latency};
 
 const EVIL: &str = "<script>alert(1)</script>";
 const EVIL_ESCAPED: &str = "&lt;script&gt;alert(1)&lt;&#x2f;script&gt;";
@@ -184,7 +184,7 @@ fn charts_are_inline_svg() {
 #[test]
 fn untrusted_text_is_always_escaped() {
     let mut record = response(EVIL, EVIL, 0, &[("em", None)]);
-    record.prompt = format!("Say {EVIL}");
+    record.prompt = evalkit_model_api::Prompt::Completion(format!("Say {EVIL}"));
     record.reference = Some(serde_json::json!(EVIL));
     record.cluster = Some(EVIL.into());
     if let Outcome::Response(r) = &mut record.outcome {
@@ -196,6 +196,7 @@ fn untrusted_text_is_always_escaped() {
             value: None,
             cause: Some(EVIL.into()),
             details: [("x".to_owned(), EVIL.into()), ("reasoning".to_owned(), IMG.into())].into(),
+            calls: Vec::new(),
         },
     );
     let mut failed = failure(EVIL, "q2", 0);
@@ -318,7 +319,7 @@ fn explorer_diffs_answers_and_shows_judge_reasoning() {
         r.text = "The capital is Paris.".into();
     }
     other.scores.get_mut("judge").unwrap().details.insert("explanation".into(), "Paris is right.".into());
-    other.prompt = "Another prompt".into();
+    other.prompt = evalkit_model_api::Prompt::Completion("Another prompt".into());
     let records = vec![base, other];
     let results = results(vec![variant("base", 1), variant("other", 1)], vec![binary("judge")], &records);
     let html = render_html(&results, &records).unwrap();

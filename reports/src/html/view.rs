@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::charts::Rgb;
 use crate::format::{self, Style, NONE};
-use crate::results::{
+use evalkit_record::results::{
     Aggregate, CiMethod, Comparison, ConfidenceInterval, Direction, GateResult, GateStatus, MetricInfo, RunResults,
     Scale, TestKind, VariantInfo, VariantUsage, Verdict,
 };

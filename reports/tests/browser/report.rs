@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use evalkit_reports::record::{ErrorEntry, Outcome, Record, ResponseEntry, ScoreEntry};
-use evalkit_reports::results::{
+use evalkit_model_api::{Prompt, Response, Timing, Usage};
+use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry, RECORD_VERSION};
+use evalkit_record::results::{
     Direction, GateResult, GateStatus, MetricInfo, RunInfo, RunResults, Scale, VariantInfo, Verdict,
 };
 use evalkit_reports::{analyze, AnalysisInput};
@@ -118,23 +119,19 @@ fn record(variant: &str, sample: usize, trap_url: &str) -> Record {
         }
         let seconds =
             if variant == BASELINE { 0.4 + (sample % 10) as f64 * 0.03 } else { 0.7 + (sample % 7) as f64 * 0.05 };
-        Outcome::Response(ResponseEntry {
+        Outcome::Response(Response {
             text,
-            input_tokens: 40 + sample as u64,
-            output_tokens: 8,
-            cached_input_tokens: None,
-            reasoning_tokens: None,
-            e2e_seconds: seconds,
-            ttft_seconds: None,
-            inter_token_seconds: None,
+            usage: Usage { input_tokens: 40 + sample as u64, output_tokens: 8, ..Usage::default() },
+            timing: Timing { e2e_seconds: seconds, ..Timing::default() },
             finish_reason: Some("stop".into()),
+            ..Response::default()
         })
     };
     let mut scores = BTreeMap::new();
     if outcome.response().is_some() {
         let pass = if correct { 1.0 } else { 0.0 };
         let em = if Plan::invalid(variant, sample) {
-            ScoreEntry { value: None, cause: Some("no answer found".into()), details: BTreeMap::new() }
+            ScoreEntry { value: None, cause: Some("no answer found".into()), ..ScoreEntry::default() }
         } else {
             score(pass)
         };
@@ -148,17 +145,18 @@ fn record(variant: &str, sample: usize, trap_url: &str) -> Record {
         };
         judge.details.insert("reasoning".into(), reasoning.into());
         scores.insert("judge".to_owned(), judge);
-        let response = outcome.response().map_or(0.0, |r| r.e2e_seconds);
+        let response = outcome.response().map_or(0.0, |r| r.timing.e2e_seconds);
         scores.insert("latency".to_owned(), score(response));
         let cost = if variant == BASELINE { 0.0010 } else { 0.0021 };
         scores.insert("cost".to_owned(), score(cost + (sample % 5) as f64 * 0.00002));
     }
     Record {
+        v: RECORD_VERSION,
         variant: variant.into(),
         sample: id.clone(),
         repeat: 0,
         request_hash: format!("{variant}-{id}"),
-        prompt,
+        prompt: Prompt::Completion(prompt),
         reference: Some(answer.into()),
         cluster: None,
         outcome,
@@ -170,7 +168,7 @@ fn record(variant: &str, sample: usize, trap_url: &str) -> Record {
 }
 
 fn score(value: f64) -> ScoreEntry {
-    ScoreEntry { value: Some(value), cause: None, details: BTreeMap::new() }
+    ScoreEntry { value: Some(value), ..ScoreEntry::default() }
 }
 
 /// The journal and its results; `trap_url` is planted in an answer as an

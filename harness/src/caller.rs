@@ -1,0 +1,203 @@
+//! The model caller: the one way evalkit calls a model.
+//!
+//! ```text
+//! request ─▶ cache? ──hit──────────────────────────────────────────▶ response
+//!              │ miss
+//!              ▼
+//!           concurrency permit ─▶ Backend::generate (one attempt) ─▶ ok: cache it ─▶ response
+//!              ▲                                │ error
+//!              └──── backoff (Retry-After) ◀── retry policy ── give up ─▶ error
+//! ```
+//!
+//! The runner calls it for each variant's answer; metrics call it, through
+//! [`evalkit_metrics::ScoreContext::call`], for their own model calls (a judge),
+//! so both get the same cache, retries, per-backend concurrency limit and
+//! usage accounting. A backend's permit is held only while a request is in
+//! flight, never during backoff.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use evalkit_model_api::{
+    Backend, BackendError, BackendIdentity, BoxFuture, CallError, Capabilities, GenRequest, ModelCall, ModelCaller,
+    Outcome, Response,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::cache::ResponseCache;
+use crate::runner::retry::{Jitter, RetryPolicy};
+
+/// One connected backend as the caller holds it.
+pub struct CallTarget {
+    /// The backend.
+    pub backend: Arc<dyn Backend>,
+    /// Its `max_concurrency` requests in flight, shared by everyone calling it.
+    pub limit: Arc<Semaphore>,
+    /// What identifies it, for cache keys.
+    pub identity: BackendIdentity,
+}
+
+/// What one call came to.
+#[derive(Debug)]
+pub struct Answer {
+    /// The response, or the last error.
+    pub result: Result<Response, BackendError>,
+    /// Requests sent; 0 when the cache answered.
+    pub attempts: u32,
+    /// Whether the cache answered.
+    pub cached: bool,
+}
+
+/// Requests, attempts and tokens per backend, over this session.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// Calls made.
+    pub calls: u64,
+    /// Calls the cache answered.
+    pub cached: u64,
+    /// Requests sent (retries included).
+    pub attempts: u64,
+    /// Calls whose every attempt failed.
+    pub failed: u64,
+    /// Prompt tokens of uncached answers.
+    pub input_tokens: u64,
+    /// Generated tokens of uncached answers.
+    pub output_tokens: u64,
+}
+
+/// The model caller of one run.
+pub struct Caller {
+    targets: BTreeMap<String, CallTarget>,
+    cache: Option<ResponseCache>,
+    retry: RetryPolicy,
+    usage: Mutex<BTreeMap<String, Usage>>,
+}
+
+impl Caller {
+    /// A caller over the connected backends, by suite name.
+    pub fn new(targets: BTreeMap<String, CallTarget>, cache: Option<ResponseCache>, retry: RetryPolicy) -> Self {
+        Caller { targets, cache, retry, usage: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// The backend named `name`, if connected.
+    pub fn target(&self, name: &str) -> Option<&CallTarget> {
+        self.targets.get(name)
+    }
+
+    /// Every connected backend, by name.
+    pub fn targets(&self) -> &BTreeMap<String, CallTarget> {
+        &self.targets
+    }
+
+    /// What each backend was asked this session.
+    pub fn usage(&self) -> BTreeMap<String, Usage> {
+        self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Call backend `name` with `request`, whose cache key is `request_hash`.
+    pub async fn answer(&self, name: &str, request: &GenRequest, request_hash: &str) -> Answer {
+        let Some(target) = self.targets.get(name) else {
+            let message = format!("the suite defines no backend `{name}`");
+            return Answer { result: Err(BackendError::Fatal { message }), attempts: 0, cached: false };
+        };
+        let answer = self.answer_from(target, request, request_hash).await;
+        self.count(name, &answer);
+        answer
+    }
+
+    async fn answer_from(&self, target: &CallTarget, request: &GenRequest, request_hash: &str) -> Answer {
+        if let Some(response) = self.cache.as_ref().and_then(|cache| cache.get(request_hash)) {
+            return Answer { result: Ok(response), attempts: 0, cached: true };
+        }
+        let mut jitter = Jitter::new(request_hash);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = {
+                // Held only while the request is in flight, not while backing off.
+                let _permit = target.limit.acquire().await;
+                target.backend.generate(request).await
+            };
+            match result {
+                Ok(response) => {
+                    if let Some(cache) = &self.cache {
+                        if let Err(error) = cache.put(request_hash, &response) {
+                            eprintln!("warning: cannot write the response cache: {error}");
+                        }
+                    }
+                    return Answer { result: Ok(response), attempts, cached: false };
+                }
+                Err(error) => match self.retry.next_delay(attempts, &error, jitter.next()) {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => return Answer { result: Err(error), attempts, cached: false },
+                },
+            }
+        }
+    }
+
+    fn count(&self, name: &str, answer: &Answer) {
+        let mut usage = self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = usage.entry(name.to_owned()).or_default();
+        entry.calls += 1;
+        entry.attempts += u64::from(answer.attempts);
+        match &answer.result {
+            Ok(_) if answer.cached => entry.cached += 1,
+            Ok(response) => {
+                entry.input_tokens += response.usage.input_tokens;
+                entry.output_tokens += response.usage.output_tokens;
+            }
+            Err(_) => entry.failed += 1,
+        }
+    }
+}
+
+impl ModelCaller for Caller {
+    fn call<'a>(&'a self, backend: &'a str, request: GenRequest) -> BoxFuture<'a, ModelCall> {
+        Box::pin(async move {
+            let Some(target) = self.targets.get(backend) else {
+                return ModelCall {
+                    backend: backend.to_owned(),
+                    request,
+                    request_hash: String::new(),
+                    attempts: 0,
+                    cached: false,
+                    outcome: Outcome::Error(CallError {
+                        kind: "unknown_backend".to_owned(),
+                        message: format!("the suite defines no backend `{backend}`"),
+                    }),
+                };
+            };
+            // A metric's calls are keyed like a first repeat: the same judge
+            // prompt to the same backend is answered once, then from the cache.
+            let request_hash = request_hash(&target.identity, &request, 0);
+            let answer = self.answer(backend, &request, &request_hash).await;
+            ModelCall {
+                backend: backend.to_owned(),
+                request,
+                request_hash,
+                attempts: answer.attempts,
+                cached: answer.cached,
+                outcome: match answer.result {
+                    Ok(response) => Outcome::Response(response),
+                    Err(error) => Outcome::Error(CallError::from(&error)),
+                },
+            }
+        })
+    }
+
+    fn capabilities(&self, backend: &str) -> Option<Capabilities> {
+        self.targets.get(backend).map(|target| target.backend.capabilities())
+    }
+}
+
+/// The response-cache key: sha256 over the backend identity, the full request
+/// and the repeat index.
+///
+/// Streaming is left out on purpose: it changes how an answer is delivered,
+/// not what it is.
+pub fn request_hash(identity: &BackendIdentity, request: &GenRequest, repeat: u32) -> String {
+    let key = json!({ "v": 1, "backend": identity, "request": request, "repeat": repeat });
+    hex::encode(Sha256::digest(key.to_string().as_bytes()))
+}
