@@ -25,5 +25,7 @@ mod local;
 mod resume;
 #[path = "cli/run.rs"]
 mod run;
+#[path = "cli/run_folders.rs"]
+mod run_folders;
 #[path = "cli/secrets.rs"]
 mod secrets;
