@@ -81,7 +81,9 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallError {
     /// `rate_limited`, `transient`, `timeout` or `fatal` ([`BackendError::kind`]);
-    /// `unknown_backend` when the suite names no such backend.
+    /// `unknown_backend` when the suite names no such backend; `unavailable`
+    /// where no model may be called (offline rescoring); `prompt` in records
+    /// upgraded from version 1 whose template failed.
     pub kind: String,
     /// The last error's message.
     pub message: String,

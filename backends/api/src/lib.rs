@@ -64,7 +64,7 @@ pub struct RuntimeInfo {
     pub architecture: String,
     /// `stored`, `f32` or `f16`.
     pub weights: String,
-    /// Block types in the file and how many tensors use each (e.g. `q5_0: 54`).
+    /// Block types in the file and how many tensors use each (e.g. `{"q5_0": 54}`).
     pub stored_types: std::collections::BTreeMap<String, usize>,
     /// Where it ran: `cpu`, `cuda:0`.
     pub device: String,
@@ -100,6 +100,7 @@ pub struct BackendIdentity {
     pub kind: String,
     /// Where requests go (a URL, or a model path for local backends).
     pub endpoint: String,
-    /// The model name sent to the endpoint.
+    /// The model: for HTTP backends the name sent to the endpoint; for local
+    /// models `<file name> [<bytes>:<modified>, weights <mode>]`.
     pub model: String,
 }

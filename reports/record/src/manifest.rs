@@ -26,8 +26,9 @@ pub struct Manifest {
     pub suite_file: String,
     /// RFC 3339 start time.
     pub started_at: String,
-    /// RFC 3339 time the last task of the plan was recorded; absent while the
-    /// run is incomplete (interrupted, over its error budget, or still running).
+    /// RFC 3339 time at which the session that recorded the plan's last task
+    /// ended; absent while the run is incomplete (interrupted, over its error
+    /// budget, or still running).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
     /// Host name of the machine that started the run (version 2 on).

@@ -115,7 +115,7 @@ pub struct VariantInfo {
     pub name: String,
     /// Name of the backend entry in the suite.
     pub backend: String,
-    /// The backend's implementation (`openai`, `anthropic`, `mock`, ...).
+    /// The backend's kind (`openai`, `local`), or `unknown` when the suite no longer names the backend.
     pub backend_kind: String,
     /// Model identifier sent to the backend.
     pub model: String,
@@ -131,8 +131,9 @@ pub struct VariantInfo {
     pub planned_tasks: u64,
     /// How a local model ran: architecture, weights mode (`stored`, `f32`,
     /// `f16`) and block types, device, threads, load seconds, weight bytes and
-    /// the process's peak resident memory. Absent for remote backends, and
-    /// when `evalkit report` rebuilds results without running the model.
+    /// the process's peak resident memory, as `runtime.json` in the run folder
+    /// recorded it. Absent for remote backends, and for a local model that
+    /// never loaded (every answer came from the cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<serde_json::Value>,
 }
@@ -417,7 +418,7 @@ pub enum GateStatus {
     Failed,
 }
 
-/// A two-sided confidence interval for a mean.
+/// A two-sided confidence interval: of a mean, a median, a difference or a corpus perplexity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceInterval {
     /// Confidence level as a fraction (`0.95`).
@@ -464,9 +465,9 @@ pub struct VariantUsage {
     pub output_tokens: u64,
     /// Median end-to-end latency in seconds; `null` without responses.
     pub latency_p50_seconds: Option<f64>,
-    /// 90th percentile end-to-end latency in seconds.
+    /// 90th percentile end-to-end latency in seconds; `null` without responses.
     pub latency_p90_seconds: Option<f64>,
-    /// 99th percentile end-to-end latency in seconds.
+    /// 99th percentile end-to-end latency in seconds; `null` without responses.
     pub latency_p99_seconds: Option<f64>,
     /// Sum of the valid values of the metric named `cost`, in USD; `null` when
     /// the suite has no such metric.

@@ -230,12 +230,7 @@ fn body(lines: &[&str], at: &mut usize) -> Result<Vec<Item>, String> {
                 *at += 1;
             }
             let fields = if line.ends_with('{') { Some(body(lines, at)?) } else { None };
-            items.push(Item {
-                docs: std::mem::take(&mut docs),
-                attrs: std::mem::take(&mut attrs),
-                line,
-                fields,
-            });
+            items.push(Item { docs: std::mem::take(&mut docs), attrs: std::mem::take(&mut attrs), line, fields });
         }
     }
     Err("a body has no closing `}`".to_owned())
@@ -388,7 +383,11 @@ impl Catalog {
                 let Some(rest) = line.strip_prefix("pub const ") else { continue };
                 let Some((name, rest)) = rest.split_once(':') else { continue };
                 let Some((_, value)) = rest.split_once('=') else { continue };
-                constants.push(((*file).to_owned(), name.trim().to_owned(), value.trim().trim_end_matches(';').to_owned()));
+                constants.push((
+                    (*file).to_owned(),
+                    name.trim().to_owned(),
+                    value.trim().trim_end_matches(';').to_owned(),
+                ));
             }
         }
         Ok(Catalog { definitions, constants, documented })
@@ -528,12 +527,15 @@ fn referenced<'c>(ty: &Ty, file: &str, catalog: &'c Catalog, out: &mut Vec<&'c D
 /// documented. `None` for a field serde skips.
 fn field_row(item: &Item, file: &str, catalog: &Catalog) -> Result<Option<[String; 3]>, String> {
     let (field, ty) = item.line.split_once(':').ok_or_else(|| format!("cannot read the field `{}`", item.line))?;
-    let field = field.trim().trim_start_matches("pub(crate) ").trim_start_matches("pub ").trim().trim_start_matches("r#");
+    let field =
+        field.trim().trim_start_matches("pub(crate) ").trim_start_matches("pub ").trim().trim_start_matches("r#");
     let args = serde_args(&item.attrs);
     if serde_flag(&args, "skip") || (serde_flag(&args, "skip_serializing") && serde_flag(&args, "skip_deserializing")) {
         return Ok(None);
     }
-    for unsupported in ["flatten", "with", "serialize_with", "deserialize_with", "skip_serializing", "skip_deserializing"] {
+    for unsupported in
+        ["flatten", "with", "serialize_with", "deserialize_with", "skip_serializing", "skip_deserializing"]
+    {
         if serde_flag(&args, unsupported) {
             return Err(format!("`{field}`: `{unsupported}` is not supported by results_docs; teach it"));
         }
@@ -547,7 +549,10 @@ fn field_row(item: &Item, file: &str, catalog: &Catalog) -> Result<Option<[Strin
     if serde_flag(&args, "skip_serializing_if") {
         described = match (ty.name.as_str(), ty.args.first()) {
             ("Option", Some(inner)) => {
-                format!("{}; omitted when absent", describe(inner, file, catalog).map_err(|e| format!("`{field}`: {e}"))?)
+                format!(
+                    "{}; omitted when absent",
+                    describe(inner, file, catalog).map_err(|e| format!("`{field}`: {e}"))?
+                )
             }
             _ => format!("{described}; omitted when empty"),
         };
@@ -614,12 +619,16 @@ fn render(definition: &Definition, catalog: &Catalog) -> Result<String, String> 
     if summary.is_empty() {
         problems.push("the type has no doc comment".to_owned());
     }
-    let mut out = format!("\n<a id=\"{}\"></a>\n{}\n\n", anchor(file, &definition.name), resolve_links(&summary, file, catalog));
+    let mut out =
+        format!("\n<a id=\"{}\"></a>\n{}\n\n", anchor(file, &definition.name), resolve_links(&summary, file, catalog));
     let items = definition.items.as_deref().ok_or("a tuple or unit struct: results_docs cannot tabulate it")?;
     let container = serde_args(&definition.attrs);
     for unsupported in ["untagged", "content", "transparent", "flatten", "from", "try_from", "into"] {
         if serde_flag(&container, unsupported) {
-            return Err(format!("{file}::{}: `{unsupported}` is not supported by results_docs; teach it", definition.name));
+            return Err(format!(
+                "{file}::{}: `{unsupported}` is not supported by results_docs; teach it",
+                definition.name
+            ));
         }
     }
     match definition.kind {
@@ -639,7 +648,13 @@ fn render(definition: &Definition, catalog: &Catalog) -> Result<String, String> 
     }
 }
 
-fn enum_body(items: &[Item], container: &[String], file: &str, catalog: &Catalog, problems: &mut Vec<String>) -> String {
+fn enum_body(
+    items: &[Item],
+    container: &[String],
+    file: &str,
+    catalog: &Catalog,
+    problems: &mut Vec<String>,
+) -> String {
     let rule = serde_value(container, "rename_all");
     let tag = serde_value(container, "tag");
     let mut variants = Vec::new();
@@ -672,8 +687,10 @@ fn enum_body(items: &[Item], container: &[String], file: &str, catalog: &Catalog
     match tag {
         None if all_unit => {
             out.push_str("Written as one of these strings:\n\n");
-            let rows: Vec<[String; 3]> =
-                variants.iter().map(|(name, json, _, meaning)| [format!("`\"{json}\"`"), format!("`{name}`"), meaning.clone()]).collect();
+            let rows: Vec<[String; 3]> = variants
+                .iter()
+                .map(|(name, json, _, meaning)| [format!("`\"{json}\"`"), format!("`{name}`"), meaning.clone()])
+                .collect();
             out.push_str(&table(&["value", "variant", "meaning"], &rows));
         }
         None => {
@@ -702,7 +719,10 @@ fn enum_body(items: &[Item], container: &[String], file: &str, catalog: &Catalog
             out.push_str(&table(&["key", "value", "meaning"], &rows));
         }
         Some(tag) => {
-            let _ = write!(out, "Written as an object whose `{tag}` key names the variant; the variant's fields sit next to it:\n\n");
+            let _ = write!(
+                out,
+                "Written as an object whose `{tag}` key names the variant; the variant's fields sit next to it:\n\n"
+            );
             let mut rows = Vec::new();
             for (name, json, shape, meaning) in &variants {
                 let fields = match shape {
@@ -736,26 +756,20 @@ fn enum_body(items: &[Item], container: &[String], file: &str, catalog: &Catalog
 /// The types a definition's fields and variants name, as defined in [`SOURCES`].
 fn references<'c>(definition: &Definition, catalog: &'c Catalog) -> Vec<&'c Definition> {
     let mut out = Vec::new();
-    let mut visit = |items: &[Item], out: &mut Vec<&'c Definition>| {
-        for item in items {
-            let text = match definition.kind {
-                Kind::Struct => item.line.split_once(':').map(|(_, ty)| ty.trim().trim_end_matches(',')),
-                Kind::Enum => item
-                    .line
-                    .split_once('(')
-                    .map(|(_, payload)| payload.trim_end_matches(',').trim_end_matches(')')),
-            };
-            if let Some(ty) = text.and_then(|t| parse_type(t).ok()) {
-                referenced(&ty, &definition.file, catalog, out);
+    for item in definition.items.as_deref().unwrap_or_default() {
+        let text = match definition.kind {
+            Kind::Struct => item.line.split_once(':').map(|(_, ty)| ty),
+            Kind::Enum => {
+                item.line.split_once('(').map(|(_, payload)| payload.trim_end_matches(',').trim_end_matches(')'))
             }
-            for field in item.fields.iter().flatten() {
-                if let Some(ty) = field.line.split_once(':').and_then(|(_, ty)| parse_type(ty.trim().trim_end_matches(',')).ok()) {
-                    referenced(&ty, &definition.file, catalog, out);
-                }
+        };
+        let fields = item.fields.iter().flatten().filter_map(|field| field.line.split_once(':').map(|(_, ty)| ty));
+        for ty in text.into_iter().chain(fields) {
+            if let Ok(ty) = parse_type(ty.trim().trim_end_matches(',')) {
+                referenced(&ty, &definition.file, catalog, &mut out);
             }
         }
-    };
-    visit(definition.items.as_deref().unwrap_or_default(), &mut out);
+    }
     out
 }
 
@@ -885,9 +899,8 @@ fn every_type_has_a_block() {
         let (file, name) = exempt.split_once("::").expect("NOT_IN_FILES entries are `<file>::<Type>`");
         match catalog.definition(file, name) {
             None => problems.push(format!("NOT_IN_FILES names {exempt}, which no longer exists")),
-            Some(d) if derives_serde(d) => {
-                problems.push(format!("{exempt} derives serde, so it is in a file: give it a block, not a NOT_IN_FILES line"))
-            }
+            Some(d) if derives_serde(d) => problems
+                .push(format!("{exempt} derives serde, so it is in a file: give it a block, not a NOT_IN_FILES line")),
             Some(_) => {}
         }
     }
@@ -959,6 +972,9 @@ fn the_readers_work() {
     assert_eq!(items[0].fields.as_ref().map(Vec::len), Some(1));
     assert_eq!(items[0].attrs, ["#[serde(rename = \"one\")]"]);
     assert_eq!(items[1].line, "Two(String),");
-    assert_eq!(outer(&lines, 3), (vec!["#[derive(Serialize)]".to_owned(), "#[serde(tag = \"kind\")]".to_owned()], vec!["A thing.".to_owned()]));
+    assert_eq!(
+        outer(&lines, 3),
+        (vec!["#[derive(Serialize)]".to_owned(), "#[serde(tag = \"kind\")]".to_owned()], vec!["A thing.".to_owned()])
+    );
     assert_eq!(anchor("reports/record/src/journal_v1.rs", "Record"), "type-v1-record");
 }
