@@ -129,7 +129,7 @@ impl Caller {
                     }
                     return Answer { result: Ok(response), attempts, cached: false };
                 }
-                Err(error) => match self.retry.next_delay(attempts, &error, jitter.next()) {
+                Err(error) => match self.retry.next_delay(attempts, &error, jitter.next_unit()) {
                     Some(delay) => tokio::time::sleep(delay).await,
                     None => return Answer { result: Err(error), attempts, cached: false },
                 },
@@ -200,4 +200,29 @@ impl ModelCaller for Caller {
 pub fn request_hash(identity: &BackendIdentity, request: &GenRequest, repeat: u32) -> String {
     let key = json!({ "v": 1, "backend": identity, "request": request, "repeat": repeat });
     hex::encode(Sha256::digest(key.to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use evalkit_model_api::{GenParams, Message, Prompt};
+
+    use super::*;
+
+    #[test]
+    fn hash_changes_with_anything_that_changes_the_answer() {
+        let identity = BackendIdentity { kind: "openai".into(), endpoint: "http://a/v1".into(), model: "m".into() };
+        let request = GenRequest {
+            prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
+            params: GenParams::default(),
+            score: None,
+        };
+        let base = request_hash(&identity, &request, 0);
+        assert_eq!(base, request_hash(&identity, &request, 0));
+        assert_ne!(base, request_hash(&identity, &request, 1));
+        let mut other = request.clone();
+        other.params.temperature = Some(0.5);
+        assert_ne!(base, request_hash(&identity, &other, 0));
+        let moved = BackendIdentity { endpoint: "http://b/v1".into(), ..identity.clone() };
+        assert_ne!(base, request_hash(&moved, &request, 0));
+    }
 }

@@ -142,7 +142,7 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `hint: did you mean ...?` text, or a list of what is allowed.
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<String> {
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> Option<String> {
     if let Some(best) = suggest(word, candidates.iter().copied()) {
         return Some(format!("did you mean `{best}`?"));
     }

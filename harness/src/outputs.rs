@@ -5,17 +5,21 @@
 //! baseline files the gates name, which is what lets `evalkit report` and
 //! `evalkit gate` rebuild a run's outputs at any time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use evalkit_record::atomic::write_atomic_with;
 use evalkit_record::journal::Record;
+use evalkit_record::journal_file::{for_each, read_latest, LatestRecords};
 use evalkit_record::results::{MetricInfo, RunInfo, RunResults, VariantInfo};
 use evalkit_reports::gates::{self, Baseline, GateInputs};
+use evalkit_reports::SamplesCsv;
 use evalkit_reports::{analyze, AnalysisInput};
 
 use crate::exit::Failure;
-use crate::rundir::{write_file, RunDir};
+use crate::rundir::RunDir;
 use crate::suite::Suite;
 
 /// Where regression gates find their baseline.
@@ -33,53 +37,131 @@ pub enum BaselineSource<'a> {
 pub fn write(
     run: &RunDir,
     suite: &Suite,
-    records: &[Record],
+    latest: &LatestRecords,
     samples: usize,
     complete: bool,
     baseline: BaselineSource<'_>,
 ) -> Result<RunResults> {
-    let results = derive(run, suite, records, samples, complete, baseline)?;
-    export(run, suite, &results, records)?;
+    let results = derive(run, suite, &latest.records, samples, complete, baseline)?;
+    export(run, suite, &results, latest)?;
     Ok(results)
 }
 
-/// One output file of a run, rendered from the results and the journal.
+/// The last record of each task in the run's journal, as analysis reads
+/// them ([`evalkit_record::journal_file::read_latest`]); unreadable lines are
+/// reported as warnings.
+pub fn read_records(run: &RunDir) -> Result<LatestRecords> {
+    let path = run.records();
+    if !path.exists() {
+        return Ok(LatestRecords { records: Vec::new(), lines: Vec::new(), skipped: Vec::new() });
+    }
+    // junit.xml quotes this much of a failing answer, and marks a longer one.
+    let latest = read_latest(&path, evalkit_reports::junit::OUTPUT_CHARS + 1)
+        .with_context(|| format!("cannot read the journal `{}`", path.display()))?;
+    for (line, why) in &latest.skipped {
+        eprintln!("warning: {}:{line}: skipped an unreadable record ({why})", path.display());
+    }
+    Ok(latest)
+}
+
+/// One output file of a run.
 struct Exporter {
     /// File name in the run folder.
     file: &'static str,
-    /// What the file holds.
-    render: fn(&ExportInput<'_>) -> Result<String>,
+    /// Writes the file's contents.
+    write: fn(&ExportInput<'_>, &mut dyn Write) -> Result<()>,
 }
 
-/// What every exporter reads.
+/// What every exporter reads: the results, the latest record of each task
+/// (answers cut short), and the journal, for the exporters that show whole
+/// answers and read them again a line at a time.
 struct ExportInput<'a> {
     results: &'a RunResults,
-    records: &'a [Record],
+    latest: &'a LatestRecords,
     suite: &'a Suite,
+    journal: PathBuf,
+}
+
+impl ExportInput<'_> {
+    /// Visit the whole latest record of each task whose sample `wanted`
+    /// accepts, in journal order.
+    fn whole_records(&self, wanted: impl Fn(&str) -> bool, mut visit: impl FnMut(Record) -> Result<()>) -> Result<()> {
+        let lines: HashSet<usize> = self.latest.lines.iter().copied().collect();
+        let mut failure = Ok(());
+        for_each(&self.journal, |line, record| {
+            if failure.is_ok() && lines.contains(&line) && wanted(&record.sample) {
+                failure = visit(record);
+            }
+        })
+        .with_context(|| format!("cannot read the journal `{}`", self.journal.display()))?;
+        failure
+    }
 }
 
 /// The files a run's outputs are, in the order they are written.
 const EXPORTERS: &[Exporter] = &[
-    Exporter { file: "results.json", render: |i| Ok(serde_json::to_string_pretty(i.results)?) },
+    Exporter { file: "results.json", write: |i, out| Ok(serde_json::to_writer_pretty(out, i.results)?) },
+    Exporter { file: "report.html", write: write_report_html },
     Exporter {
-        file: "report.html",
-        render: |i| evalkit_reports::html::render_html(i.results, i.records).context("cannot render the HTML report"),
+        file: "summary.md",
+        write: |i, out| Ok(out.write_all(evalkit_reports::summary_markdown(i.results).as_bytes())?),
     },
-    Exporter { file: "summary.md", render: |i| Ok(evalkit_reports::summary_markdown(i.results)) },
     Exporter {
         file: "junit.xml",
-        render: |i| Ok(evalkit_reports::junit_xml(i.results, i.suite.file.report.junit_samples.then_some(i.records))),
+        write: |i, out| {
+            let records = i.suite.file.report.junit_samples.then_some(i.latest.records.as_slice());
+            Ok(out.write_all(evalkit_reports::junit_xml(i.results, records).as_bytes())?)
+        },
     },
-    Exporter { file: "results.csv", render: |i| Ok(evalkit_reports::results_csv(i.results)) },
-    Exporter { file: "samples.csv", render: |i| Ok(evalkit_reports::samples_csv(i.results, i.records)) },
+    Exporter {
+        file: "results.csv",
+        write: |i, out| Ok(out.write_all(evalkit_reports::results_csv(i.results).as_bytes())?),
+    },
+    Exporter { file: "samples.csv", write: write_samples_csv },
 ];
 
-/// Write every exporter's file into the run folder.
-pub fn export(run: &RunDir, suite: &Suite, results: &RunResults, records: &[Record]) -> Result<()> {
-    let input = ExportInput { results, records, suite };
+/// `report.html`: figures from every task; the explorer with the whole
+/// records of at most `[report] explorer_samples` samples.
+fn write_report_html(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()> {
+    let records = &input.latest.records;
+    let chosen = evalkit_reports::explorer_samples(records, input.suite.file.report.explorer_samples);
+    let mut shown = Vec::new();
+    input.whole_records(
+        |sample| chosen.as_ref().is_none_or(|c| c.contains(sample)),
+        |record| {
+            shown.push(record);
+            Ok(())
+        },
+    )?;
+    let samples = records.iter().map(|r| r.sample.as_str()).collect::<HashSet<_>>().len();
+    let html = evalkit_reports::render_html_sampled(input.results, records, &shown, samples)
+        .context("cannot render the HTML report")?;
+    Ok(out.write_all(html.as_bytes())?)
+}
+
+/// `samples.csv`: every task with its whole answer, a row at a time.
+fn write_samples_csv(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()> {
+    let mut csv = SamplesCsv::new(input.results, out)?;
+    input.whole_records(|_| true, |record| Ok(csv.row(&record)?))?;
+    csv.finish()?;
+    Ok(())
+}
+
+/// Write every exporter's file into the run folder, each atomically.
+pub fn export(run: &RunDir, suite: &Suite, results: &RunResults, latest: &LatestRecords) -> Result<()> {
+    let input = ExportInput { results, latest, suite, journal: run.records() };
     for exporter in EXPORTERS {
-        let text = (exporter.render)(&input)?;
-        write_file(&run.output(exporter.file), text.as_bytes())?;
+        let path = run.output(exporter.file);
+        let mut failure = None;
+        write_atomic_with(&path, |out| {
+            (exporter.write)(&input, out).map_err(|error| {
+                let io = std::io::Error::other(format!("{error:#}"));
+                failure = Some(error);
+                io
+            })
+        })
+        .map_err(|io| failure.take().unwrap_or_else(|| io.into()))
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     Ok(())
 }
@@ -148,23 +230,26 @@ pub struct RunContents {
     pub run: RunDir,
     /// The suite as it ran (the folder's copy).
     pub suite: Suite,
-    /// The last record of each task.
-    pub records: Vec<Record>,
+    /// The last record of each task, answers cut short ([`read_records`]).
+    pub latest: LatestRecords,
     /// Samples in the evaluated dataset, from the manifest.
     pub samples: usize,
-    /// Journal lines that could not be read: line number and why.
-    pub skipped: Vec<(usize, String)>,
+}
+
+impl RunContents {
+    /// The last record of each task.
+    pub fn records(&self) -> &[Record] {
+        &self.latest.records
+    }
 }
 
 /// Read a run folder's suite copy and journal.
 pub fn read_run(path: &Path) -> Result<RunContents, Failure> {
     let run = RunDir::open(path)?;
     let suite = crate::suite::load(&run.suite_toml())?;
-    let journal = evalkit_record::journal_file::read(&run.records())
-        .with_context(|| format!("cannot read `{}`", run.records().display()))?;
-    let records = evalkit_record::journal::latest_per_task(journal.records);
+    let latest = read_records(&run)?;
     let samples = run.manifest.datasets.get(&suite.dataset).map_or(0, |d| d.samples);
-    Ok(RunContents { run, suite, records, samples, skipped: journal.skipped })
+    Ok(RunContents { run, suite, latest, samples })
 }
 
 /// A baseline file, or the baseline of a run folder (its records, re-analysed).
@@ -175,14 +260,14 @@ pub fn load_baseline(path: &Path) -> Result<Baseline> {
             Failure::Invalid(diagnostics) => anyhow::anyhow!("{}", diagnostics.to_string().trim_end()),
         })?;
         let input = AnalysisInput {
-            run: run_info(&contents.run, &contents.suite, &contents.records, true),
+            run: run_info(&contents.run, &contents.suite, contents.records(), true),
             suite: serde_json::Value::Null,
             variants: variant_infos(&contents.suite, contents.samples, &contents.run.manifest.backends),
             metrics: metric_infos(&contents.suite),
-            records: &contents.records,
+            records: contents.records(),
             baseline: contents.suite.file.suite.baseline.clone(),
         };
-        return Ok(gates::baseline_of_run(&analyze(input), &contents.records));
+        return Ok(gates::baseline_of_run(&analyze(input), contents.records()));
     }
     let text = std::fs::read_to_string(path).with_context(|| {
         format!("cannot read `{}` (write it from a good run with `evalkit baseline update <run dir>`)", path.display())

@@ -1,23 +1,23 @@
 //! Planning: a checked suite and its data → the list of [`Task`]s to run.
 //!
-//! Every prompt is rendered here, before any request is sent, so a row
+//! Every prompt is rendered here once, before any request is sent, so a row
 //! missing a field fails the run up front (exit 2) instead of halfway through
-//! and after spending money.
+//! and after spending money. The rendered prompts are not kept: a task is a
+//! few indices, and [`request`] renders its prompt again when it is sent, so
+//! a run holds only the requests in flight, whatever the size of its dataset.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use evalkit_model_api::{BackendIdentity, GenRequest, ScoreSpec};
+use evalkit_model_api::{GenRequest, Prompt, ScoreSpec};
 
-use crate::caller::request_hash;
 use crate::dataset::{few_shot_examples, Dataset};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::prompt::RenderError;
 use crate::suite::schema::FewShotSelection;
-use crate::suite::Suite;
+use crate::suite::{Suite, Variant};
 
 /// One unit of work: a variant answering one sample once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Task {
     /// Index into the suite's variants.
     pub variant: usize,
@@ -25,10 +25,6 @@ pub struct Task {
     pub sample: usize,
     /// Repeat index, from 0.
     pub repeat: u32,
-    /// What is sent.
-    pub request: Arc<GenRequest>,
-    /// Hash of everything that can change the answer; the cache key.
-    pub request_hash: String,
 }
 
 /// Identifies a task across runs (for resume): variant name, sample id, repeat.
@@ -40,14 +36,11 @@ pub struct Plan {
     pub tasks: Vec<Task>,
 }
 
-/// Render every prompt and lay out variant × sample × repeat.
+/// Render every prompt once, check what scoring metrics need of every
+/// sample, and lay out variant × sample × repeat.
 ///
 /// `datasets` holds every dataset the suite names (evaluated and few-shot pools).
-pub fn plan(
-    suite: &Suite,
-    datasets: &BTreeMap<String, Dataset>,
-    identities: &[BackendIdentity],
-) -> Result<Plan, Diagnostics> {
+pub fn plan(suite: &Suite, datasets: &BTreeMap<String, Dataset>) -> Result<Plan, Diagnostics> {
     let evaluated = &datasets[&suite.dataset];
     let repeats = suite.file.run.repeats;
     let mut problems = missing_everywhere(suite, evaluated);
@@ -55,29 +48,16 @@ pub fn plan(
         return Err(Diagnostics(problems));
     }
     let mut more_problems = 0usize;
-    // Rendering is per (prompt, sample): variants sharing a prompt share it.
-    let mut rendered: BTreeMap<(&str, usize), Arc<evalkit_model_api::Prompt>> = BTreeMap::new();
-    for variant in &suite.variants {
-        let Some(template) = suite.prompt(&variant.prompt) else { continue };
-        let spec = &suite.file.prompts[&variant.prompt];
-        for (index, sample) in evaluated.samples.iter().enumerate() {
-            if rendered.contains_key(&(variant.prompt.as_str(), index)) {
-                continue;
-            }
-            let examples = match &spec.few_shot {
-                Some(few_shot) => {
-                    let pool = &datasets[&few_shot.dataset].samples;
-                    let random = few_shot.selection == FewShotSelection::Random;
-                    few_shot_examples(pool, &sample.id, few_shot.count, random, suite.file.suite.seed)
-                }
-                None => Vec::new(),
-            };
-            match template.render(&sample.fields, &examples) {
-                Ok(prompt) => {
-                    rendered.insert((variant.prompt.as_str(), index), Arc::new(prompt));
-                }
+    // Variants sharing a prompt share its rendering: check each (prompt, sample) once.
+    let mut prompts: Vec<&str> = suite.variants.iter().map(|v| v.prompt.as_str()).collect();
+    prompts.sort_unstable();
+    prompts.dedup();
+    for prompt in prompts {
+        for index in 0..evaluated.samples.len() {
+            match render(suite, datasets, prompt, index) {
+                Ok(_) => {}
                 Err(error) if problems.len() < MAX_ROW_PROBLEMS => {
-                    problems.push(render_problem(&variant.prompt, evaluated, index, error))
+                    problems.push(render_problem(prompt, evaluated, index, error))
                 }
                 Err(_) => more_problems += 1,
             }
@@ -92,57 +72,83 @@ pub fn plan(
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
     }
-    let scoring = scoring_specs(suite, evaluated)?;
+    check_scoring(suite, evaluated)?;
     let mut tasks = Vec::with_capacity(evaluated.samples.len() * suite.variants.len() * repeats as usize);
-    for index in 0..evaluated.samples.len() {
-        for (v, variant) in suite.variants.iter().enumerate() {
-            let prompt = &rendered[&(variant.prompt.as_str(), index)];
-            let request = Arc::new(GenRequest {
-                prompt: (**prompt).clone(),
-                params: variant.params.clone(),
-                score: scoring[index].clone(),
-            });
+    for sample in 0..evaluated.samples.len() {
+        for variant in 0..suite.variants.len() {
             for repeat in 0..repeats {
-                let request_hash = request_hash(&identities[v], &request, repeat);
-                tasks.push(Task { variant: v, sample: index, repeat, request: Arc::clone(&request), request_hash });
+                tasks.push(Task { variant, sample, repeat });
             }
         }
     }
     Ok(Plan { tasks })
 }
 
-/// Per sample, what scoring metrics (perplexity, multiple choice) ask the
-/// backend to score instead of generating; `None` for generation suites.
-/// The suite check guarantees that all scoring metrics agree on the protocol.
-fn scoring_specs(suite: &Suite, dataset: &Dataset) -> Result<Vec<Option<ScoreSpec>>, Diagnostics> {
-    let mut specs = Vec::with_capacity(dataset.samples.len());
+/// The request `task` sends: its variant's prompt rendered for its sample
+/// (with few-shot examples), the variant's parameters, and what scoring
+/// metrics ask the backend to score.
+pub fn request(suite: &Suite, datasets: &BTreeMap<String, Dataset>, task: &Task) -> Result<GenRequest, String> {
+    let variant: &Variant = &suite.variants[task.variant];
+    let prompt = render(suite, datasets, &variant.prompt, task.sample).map_err(|error| match error {
+        RenderError::MissingFields(fields) => format!("the prompt uses missing fields {}", fields.join(", ")),
+        RenderError::Template(message) => message,
+    })?;
+    let fields = &datasets[&suite.dataset].samples[task.sample].fields;
+    let score = scoring_spec(suite, fields).transpose()?;
+    Ok(GenRequest { prompt, params: variant.params.clone(), score })
+}
+
+/// Prompt `name` rendered for sample `index` of the evaluated dataset.
+fn render(
+    suite: &Suite,
+    datasets: &BTreeMap<String, Dataset>,
+    name: &str,
+    index: usize,
+) -> Result<Prompt, RenderError> {
+    let Some(template) = suite.prompt(name) else {
+        return Err(RenderError::Template(format!("the suite has no prompt `{name}`")));
+    };
+    let sample = &datasets[&suite.dataset].samples[index];
+    let examples = match &suite.file.prompts[name].few_shot {
+        Some(few_shot) => {
+            let pool = &datasets[&few_shot.dataset].samples;
+            let random = few_shot.selection == FewShotSelection::Random;
+            few_shot_examples(pool, &sample.id, few_shot.count, random, suite.file.suite.seed)
+        }
+        None => Vec::new(),
+    };
+    template.render(&sample.fields, &examples)
+}
+
+/// What scoring metrics (perplexity, multiple choice) ask the backend to score
+/// for a sample instead of generating; `None` for generation suites. The suite
+/// check guarantees that all scoring metrics agree on the protocol.
+fn scoring_spec(suite: &Suite, fields: &evalkit_metrics::Fields) -> Option<Result<ScoreSpec, String>> {
+    suite.metrics.iter().find_map(|m| m.scoring(fields))
+}
+
+/// Every sample has what the scoring metrics need.
+fn check_scoring(suite: &Suite, dataset: &Dataset) -> Result<(), Diagnostics> {
     let mut problems = Vec::new();
     for sample in &dataset.samples {
-        let spec = suite.metrics.iter().find_map(|m| m.scoring(&sample.fields));
-        match spec {
-            None => specs.push(None),
-            Some(Ok(spec)) => specs.push(Some(spec)),
-            Some(Err(cause)) => {
-                specs.push(None);
-                if problems.len() < MAX_ROW_PROBLEMS {
-                    let line = match sample.position {
-                        crate::dataset::Position::Line(line) | crate::dataset::Position::Row(line) => line,
-                    };
-                    problems.push(
-                        Diagnostic::new(format!(
-                            "sample `{}` of dataset `{}` ({}): {cause}",
-                            sample.id, dataset.name, sample.position
-                        ))
-                        .in_file(&dataset.path)
-                        .at(line, None)
-                        .with_hint("fix the row, or the metric's field names"),
-                    );
-                }
-            }
+        let Some(Err(cause)) = scoring_spec(suite, &sample.fields) else { continue };
+        if problems.len() < MAX_ROW_PROBLEMS {
+            let line = match sample.position {
+                crate::dataset::Position::Line(line) | crate::dataset::Position::Row(line) => line,
+            };
+            problems.push(
+                Diagnostic::new(format!(
+                    "sample `{}` of dataset `{}` ({}): {cause}",
+                    sample.id, dataset.name, sample.position
+                ))
+                .in_file(&dataset.path)
+                .at(line, None)
+                .with_hint("fix the row, or the metric's field names"),
+            );
         }
     }
     if problems.is_empty() {
-        Ok(specs)
+        Ok(())
     } else {
         Err(Diagnostics(problems))
     }
@@ -167,7 +173,7 @@ fn missing_everywhere(suite: &Suite, dataset: &Dataset) -> Vec<Diagnostic> {
             }
             let path = key_path!["prompts", template.name.as_str()];
             let span = suite.source.span_of(&path).unwrap_or(0..0);
-            let hint = did_you_mean(&variable, &columns).map(|h| {
+            let hint = did_you_mean(variable, &columns).map(|h| {
                 format!(
                     "{h} (the fields of dataset `{}` are {})",
                     dataset.name,
@@ -217,28 +223,4 @@ fn render_problem(prompt: &str, dataset: &Dataset, index: usize, error: RenderEr
         crate::dataset::Position::Line(line) | crate::dataset::Position::Row(line) => line,
     };
     Diagnostic::new(message).in_file(&dataset.path).at(line, None).with_hint(hint)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use evalkit_model_api::{GenParams, Message, Prompt};
-
-    #[test]
-    fn hash_changes_with_anything_that_changes_the_answer() {
-        let identity = BackendIdentity { kind: "openai".into(), endpoint: "http://a/v1".into(), model: "m".into() };
-        let request = GenRequest {
-            prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
-            params: GenParams::default(),
-            score: None,
-        };
-        let base = request_hash(&identity, &request, 0);
-        assert_eq!(base, request_hash(&identity, &request, 0));
-        assert_ne!(base, request_hash(&identity, &request, 1));
-        let mut other = request.clone();
-        other.params.temperature = Some(0.5);
-        assert_ne!(base, request_hash(&identity, &other, 0));
-        let moved = BackendIdentity { endpoint: "http://b/v1".into(), ..identity.clone() };
-        assert_ne!(base, request_hash(&moved, &request, 0));
-    }
 }

@@ -19,6 +19,8 @@ mod cache;
 mod faults;
 #[path = "cli/gates.rs"]
 mod gates;
+// The demo model needs the local engine (the default `local` feature).
+#[cfg(feature = "local")]
 #[path = "cli/local.rs"]
 mod local;
 #[path = "cli/resume.rs"]
@@ -29,3 +31,6 @@ mod run;
 mod run_folders;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[cfg(not(feature = "local"))]
+#[path = "cli/without_local.rs"]
+mod without_local;

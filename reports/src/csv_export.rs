@@ -68,28 +68,50 @@ pub fn results_csv(results: &RunResults) -> String {
 /// once (a resumed run), only its latest record is kept; rows follow the
 /// journal order of the records kept.
 pub fn samples_csv(results: &RunResults, records: &[Record]) -> String {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> =
-        ["variant", "sample", "repeat", "status", "output", "error"].iter().map(|h| (*h).to_owned()).collect();
-    header.extend(results.metrics.iter().map(|m| m.name.clone()));
-    write(&mut out, header);
+    let mut out = SamplesCsv::new(results, Vec::new()).expect("CSV header written to memory");
     for record in latest_records(records) {
-        let (status, output, error) = match &record.outcome {
-            Outcome::Response(response) => ("response", response.text.clone(), String::new()),
-            Outcome::Error(error) => ("error", String::new(), format!("{}: {}", error.kind, error.message)),
-        };
-        let mut row = vec![
-            record.variant.clone(),
-            record.sample.clone(),
-            record.repeat.to_string(),
-            status.to_owned(),
-            output,
-            error,
-        ];
-        row.extend(results.metrics.iter().map(|m| number(record.scores.get(&m.name).and_then(|s| s.value))));
-        write(&mut out, row);
+        out.row(record).expect("CSV row written to memory");
     }
-    finish(out)
+    let bytes = out.finish().expect("CSV flushed to memory");
+    // Every field was a `String`, so the bytes are UTF-8.
+    String::from_utf8(bytes).expect("CSV is UTF-8")
+}
+
+/// `samples.csv` written a row at a time, for runs too large to hold every
+/// answer in memory: the caller hands over each task's latest record, in
+/// journal order ([`samples_csv`] does this from a slice).
+pub struct SamplesCsv<'r, W: std::io::Write> {
+    out: csv::Writer<W>,
+    results: &'r RunResults,
+}
+
+impl<'r, W: std::io::Write> SamplesCsv<'r, W> {
+    /// Start the file with its header.
+    pub fn new(results: &'r RunResults, sink: W) -> csv::Result<Self> {
+        let mut out = csv::Writer::from_writer(sink);
+        let mut header: Vec<&str> = vec!["variant", "sample", "repeat", "status", "output", "error"];
+        header.extend(results.metrics.iter().map(|m| m.name.as_str()));
+        out.write_record(&header)?;
+        Ok(SamplesCsv { out, results })
+    }
+
+    /// One task's row.
+    pub fn row(&mut self, record: &Record) -> csv::Result<()> {
+        let (status, output, error) = match &record.outcome {
+            Outcome::Response(response) => ("response", response.text.as_str(), String::new()),
+            Outcome::Error(error) => ("error", "", format!("{}: {}", error.kind, error.message)),
+        };
+        let repeat = record.repeat.to_string();
+        let mut row: Vec<String> =
+            vec![record.variant.clone(), record.sample.clone(), repeat, status.to_owned(), output.to_owned(), error];
+        row.extend(self.results.metrics.iter().map(|m| number(record.scores.get(&m.name).and_then(|s| s.value))));
+        self.out.write_record(&row)
+    }
+
+    /// Flush, and hand back the sink.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 /// The last record of each (variant, sample, repeat), in journal order: a

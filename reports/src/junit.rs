@@ -19,7 +19,7 @@ use evalkit_record::journal::{Outcome, Record};
 use evalkit_record::results::{GateStatus, RunResults, Scale};
 
 /// How much of a model's output a failing test case quotes.
-const OUTPUT_CHARS: usize = 2000;
+pub const OUTPUT_CHARS: usize = 2000;
 
 /// Render the gates (and, given the journal, every task) as JUnit XML.
 pub fn junit_xml(results: &RunResults, per_sample: Option<&[Record]>) -> String {

@@ -29,9 +29,9 @@ pub mod terminal;
 mod test_support;
 
 pub use analyze::{analyze, AnalysisInput};
-pub use csv_export::{results_csv, samples_csv};
+pub use csv_export::{results_csv, samples_csv, SamplesCsv};
 pub use evalkit_record::results::RunResults;
-pub use html::{render_html, RenderError};
+pub use html::{explorer_samples, render_html, render_html_sampled, RenderError};
 pub use junit::junit_xml;
 pub use markdown::summary_markdown;
 pub use terminal::summary_table;

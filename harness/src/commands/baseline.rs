@@ -28,7 +28,7 @@ pub fn update(run_path: &Path, output: Option<&Path>) -> Result<(), Failure> {
         Some(path) => path.to_path_buf(),
         None => suite_baseline(&rebuilt.suite)?,
     };
-    let baseline = baseline_of_run(&rebuilt.results, &rebuilt.records);
+    let baseline = baseline_of_run(&rebuilt.results, rebuilt.records());
     let json = serde_json::to_string_pretty(&baseline).map_err(|e| Failure::Incomplete(e.into()))?;
     if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)

@@ -20,7 +20,7 @@ pub fn compare(run_a: &Path, run_b: &Path, json: Option<&Path>) -> Result<u8, Fa
         );
     }
     let seed = b.results.run.seed;
-    let comparison = compare_runs((&a.results, &a.records), (&b.results, &b.records), seed);
+    let comparison = compare_runs((&a.results, a.records()), (&b.results, b.records()), seed);
     println!("A = {} ({})", a.results.run.id, a.run.path.display());
     println!("B = {} ({})", b.results.run.id, b.run.path.display());
     if comparison.comparisons.is_empty() {

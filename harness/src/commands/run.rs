@@ -4,22 +4,22 @@
 //! prompt) → run folder → execute (journal as tasks finish) → outputs.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use evalkit_record::journal::{latest_per_task, Outcome, Record};
-use evalkit_record::journal_file::{self, Journal};
+use evalkit_record::journal::Outcome;
+use evalkit_record::journal_file::Journal;
 use tokio::sync::Semaphore;
 
 use crate::cache::ResponseCache;
 use crate::caller::{CallTarget, Caller};
 use crate::exit::{self, Failure};
-use crate::plan::{self, TaskKey};
+use crate::plan::{self, Task, TaskKey};
 use crate::prepare::{prepare, Prepared};
 use crate::rundir::{fingerprints, RunDir};
 use crate::runner::retry::RetryPolicy;
-use crate::runner::{self, Limits, PairedStage, Progress, RunEnd, Shared, VariantRuntime};
+use crate::runner::{self, earlier_answers, Limits, PairedStage, Progress, RunEnd, Shared, VariantRuntime};
 use crate::{connect, outputs};
 
 /// Options of `evalkit run`.
@@ -61,11 +61,10 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
             ))
         }
     };
-    let prepared = prepare(&suite_path)?;
+    let prepared = Arc::new(prepare(&suite_path)?);
     let connected = connect::connect(&prepared.suite)?;
     let suite = &prepared.suite;
-    let identities: Vec<_> = suite.variants.iter().map(|v| connected[&v.backend].backend.identity()).collect();
-    let plan = plan::plan(suite, &prepared.datasets, &identities)?;
+    let plan = plan::plan(suite, &prepared.datasets)?;
 
     let mut run = match resumed {
         Some(run) => {
@@ -82,23 +81,17 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
 
     // Finished work is every task the journal holds an answer for. Failed
     // tasks are tried again: a resume usually follows fixing their cause.
-    let previous = latest_per_task(read_journal(&run.records())?);
-    let done: HashSet<TaskKey> = previous
-        .iter()
+    let done: HashSet<TaskKey> = outputs::read_records(&run)?
+        .records
+        .into_iter()
         .filter(|r| matches!(r.outcome, Outcome::Response(_)))
-        .map(|r| (r.variant.clone(), r.sample.clone(), r.repeat))
+        .map(|r| (r.variant, r.sample, r.repeat))
         .collect();
-    let evaluated = Arc::new(prepared.evaluated().clone());
-    let pending: Vec<_> = plan
-        .tasks
-        .iter()
-        .filter(|t| {
-            !done.contains(&(suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat))
-        })
-        .cloned()
-        .collect();
-    let failed_before = 0;
-    if !done.is_empty() {
+    let evaluated = prepared.evaluated();
+    let key = |t: &Task| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat);
+    let pending: Vec<Task> = plan.tasks.iter().filter(|t| !done.contains(&key(t))).copied().collect();
+    drop(done);
+    if pending.len() < plan.tasks.len() {
         eprintln!(
             "resume: {} of {} tasks already done, {} to go",
             plan.tasks.len() - pending.len(),
@@ -107,11 +100,17 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         );
     }
 
-    let shared = Arc::new(shared_state(&prepared, &connected, evaluated.clone(), options.no_cache));
+    let shared = Arc::new(shared_state(Arc::clone(&prepared), &connected, options.no_cache));
     let reference_variants: Vec<&str> =
         suite.metrics.iter().filter_map(|m| Some(m.paired()?.reference_variant())).collect();
-    let paired = (!reference_variants.is_empty()).then(|| PairedStage::new(&pending, &previous, &reference_variants));
-    drop(previous);
+    let paired = match reference_variants.is_empty() {
+        true => None,
+        false => {
+            let earlier = earlier_answers(&run.records(), &reference_variants)
+                .with_context(|| format!("cannot read the journal `{}`", run.records().display()))?;
+            Some(PairedStage::new(&pending, earlier))
+        }
+    };
     let cost_metrics = suite.metrics.iter().filter(|m| m.unit() == Some("USD")).map(|m| m.name().to_owned()).collect();
     let mut progress = Progress::new(pending.len() as u64, cost_metrics, options.quiet);
     let mut journal = Journal::open(&run.records())
@@ -120,29 +119,26 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         concurrency: suite.file.run.concurrency,
         error_budget: suite.file.run.error_budget,
         total_tasks: plan.tasks.len(),
-        failed_before,
+        failed_before: 0,
     };
-    let end = runner::execute(Arc::clone(&shared), pending, &mut journal, limits, &mut progress, paired)
+    let pending_count = pending.len();
+    let execution = runner::execute(Arc::clone(&shared), pending, &mut journal, limits, &mut progress, paired)
         .await
         .with_context(|| format!("cannot append to the journal `{}`", journal.path().display()))?;
+    let end = execution.end;
     let elapsed = progress.finish();
 
-    let records = latest_per_task(read_journal(&run.records())?);
-    let planned: HashSet<TaskKey> = plan
-        .tasks
-        .iter()
-        .map(|t| (suite.variants[t.variant].name.clone(), evaluated.samples[t.sample].id.clone(), t.repeat))
-        .collect();
-    let recorded: HashSet<TaskKey> = records.iter().map(|r| (r.variant.clone(), r.sample.clone(), r.repeat)).collect();
-    if planned.is_subset(&recorded) {
+    // Every planned task has a record once this session recorded all it was given.
+    if end == RunEnd::Completed && execution.recorded == pending_count {
         run.mark_finished()?;
     }
     let runtime = connected.iter().filter_map(|(name, c)| Some((name.clone(), c.backend.runtime()?))).collect();
     run.record_runtime(runtime)?;
     report_metric_calls(&shared.caller, &shared.variants);
-    let complete = run.is_complete(&records, plan.tasks.len());
+    let latest = outputs::read_records(&run)?;
+    let complete = run.is_complete(&latest.records, plan.tasks.len());
     let results =
-        outputs::write(&run, suite, &records, evaluated.samples.len(), complete, outputs::BaselineSource::Suite)?;
+        outputs::write(&run, suite, &latest, evaluated.samples.len(), complete, outputs::BaselineSource::Suite)?;
     if !options.quiet {
         println!("{}", evalkit_reports::terminal::summary_table(&results));
     }
@@ -169,17 +165,6 @@ fn runner_duration(elapsed: std::time::Duration) -> String {
     format!("{:.1}s", elapsed.as_secs_f64())
 }
 
-fn read_journal(path: &Path) -> Result<Vec<Record>, Failure> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let contents = journal_file::read(path).with_context(|| format!("cannot read the journal `{}`", path.display()))?;
-    for (line, why) in &contents.skipped {
-        eprintln!("warning: {}:{line}: ignoring an incomplete record ({why}); its task will run again", path.display());
-    }
-    Ok(contents.records)
-}
-
 fn warn_if_data_changed(run: &RunDir, prepared: &Prepared) {
     let now = fingerprints(&prepared.datasets);
     for (name, before) in &run.manifest.datasets {
@@ -193,12 +178,7 @@ fn warn_if_data_changed(run: &RunDir, prepared: &Prepared) {
     }
 }
 
-fn shared_state(
-    prepared: &Prepared,
-    connected: &BTreeMap<String, connect::Connected>,
-    dataset: Arc<crate::dataset::Dataset>,
-    no_cache: bool,
-) -> Shared {
+fn shared_state(prepared: Arc<Prepared>, connected: &BTreeMap<String, connect::Connected>, no_cache: bool) -> Shared {
     let suite = &prepared.suite;
     let targets = connected
         .iter()
@@ -214,10 +194,9 @@ fn shared_state(
     let variants = suite
         .variants
         .iter()
-        .map(|v| VariantRuntime {
-            name: v.name.clone(),
-            backend: v.backend.clone(),
-            model: connected[&v.backend].backend.identity().model,
+        .map(|v| {
+            let identity = connected[&v.backend].backend.identity();
+            VariantRuntime { name: v.name.clone(), backend: v.backend.clone(), model: identity.model.clone(), identity }
         })
         .collect();
     let spec = &suite.file.datasets[&suite.dataset];
@@ -229,12 +208,12 @@ fn shared_state(
     };
     let cache = (!no_cache).then(|| ResponseCache::new(&run.cache_dir));
     Shared {
-        dataset,
         variants,
         metrics: suite.metrics.clone(),
         caller: Arc::new(Caller::new(targets, cache, retry)),
         reference_field: spec.reference_field.clone().unwrap_or_else(|| "answer".to_owned()),
         cluster_field: spec.cluster_field.clone(),
+        prepared,
     }
 }
 

@@ -11,9 +11,7 @@ use crate::prepare::prepare;
 pub fn validate(path: &Path) -> Result<(), Failure> {
     let prepared = prepare(path)?;
     let suite = &prepared.suite;
-    // Rendering needs only the backend identities, not live backends.
-    let identities: Vec<_> = suite.variants.iter().filter_map(|v| suite.backend_identity(&v.backend)).collect();
-    let plan = plan::plan(suite, &prepared.datasets, &identities)?;
+    let plan = plan::plan(suite, &prepared.datasets)?;
     let mut problems = Vec::new();
     for (name, spec) in &suite.file.backends {
         if let Err(problem) = spec.preflight(suite, name) {

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Position;
 use crate::diagnostic::Diagnostic;
 
-pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Vec<(Position, Map<String, Value>)>, Diagnostic> {
+pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<super::Rows, Diagnostic> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
     let headers = reader.headers().map_err(|e| csv_error(path, &e))?.clone();
     if headers.is_empty() || headers.iter().all(str::is_empty) {

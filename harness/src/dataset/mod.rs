@@ -20,6 +20,9 @@ use crate::diagnostic::Diagnostic;
 use crate::suite::schema::{DatasetFormat, DatasetSpec};
 pub use select::{few_shot_examples, stable_rank};
 
+/// The rows a format reader returns: where each row is, and its fields.
+pub(crate) type Rows = Vec<(Position, Map<String, Value>)>;
+
 /// One dataset row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {

@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value};
 use super::Position;
 use crate::diagnostic::Diagnostic;
 
-pub(super) fn read(path: &Path, bytes: Vec<u8>) -> Result<Vec<(Position, Map<String, Value>)>, Diagnostic> {
+pub(super) fn read(path: &Path, bytes: Vec<u8>) -> Result<super::Rows, Diagnostic> {
     let frame = ParquetReader::new(Cursor::new(bytes)).finish().map_err(|e| {
         Diagnostic::new(format!("cannot read Parquet file: {e}"))
             .in_file(path)

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::Position;
 use crate::diagnostic::Diagnostic;
 
-pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Vec<(Position, Map<String, Value>)>, Diagnostic> {
+pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<super::Rows, Diagnostic> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         Diagnostic::new("text file is not valid UTF-8").in_file(path).at(line, None)

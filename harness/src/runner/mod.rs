@@ -23,7 +23,7 @@ use evalkit_record::journal_file::Journal;
 use tokio::task::JoinSet;
 
 use crate::plan::Task;
-pub use paired::PairedStage;
+pub use paired::{earlier_answers, PairedStage};
 pub use progress::Progress;
 pub use task::{Shared, VariantRuntime};
 
@@ -43,6 +43,15 @@ pub enum RunEnd {
     },
     /// Ctrl-C.
     Interrupted,
+}
+
+/// What an execution did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// How it ended.
+    pub end: RunEnd,
+    /// Records appended to the journal.
+    pub recorded: usize,
 }
 
 /// Limits for one execution.
@@ -67,8 +76,9 @@ pub async fn execute(
     limits: Limits,
     progress: &mut Progress,
     mut paired: Option<PairedStage>,
-) -> std::io::Result<RunEnd> {
+) -> std::io::Result<Execution> {
     let mut queue = pending.into_iter();
+    let mut recorded = 0;
     let mut running: JoinSet<(usize, u32, Record)> = JoinSet::new();
     let mut failed = limits.failed_before;
     let allowed_failures = limits.error_budget * limits.total_tasks as f64;
@@ -89,10 +99,10 @@ pub async fn execute(
             joined = running.join_next() => joined,
             _ = &mut interrupt => {
                 running.abort_all();
-                return Ok(RunEnd::Interrupted);
+                return Ok(Execution { end: RunEnd::Interrupted, recorded });
             }
         };
-        let Some(joined) = joined else { return Ok(RunEnd::Completed) };
+        let Some(joined) = joined else { return Ok(Execution { end: RunEnd::Completed, recorded }) };
         let (sample, repeat, record) = match joined {
             Ok(finished) => finished,
             // A panicking task is a bug in evalkit; say so and keep the run going.
@@ -107,16 +117,15 @@ pub async fn execute(
         };
         for record in ready {
             journal.append(&record)?;
+            recorded += 1;
             progress.finished(&record);
             if let Outcome::Error(error) = &record.outcome {
                 failed += 1;
                 if failed as f64 > allowed_failures {
                     running.abort_all();
-                    return Ok(RunEnd::BudgetExceeded {
-                        failed,
-                        total: limits.total_tasks,
-                        last_error: error.message.clone(),
-                    });
+                    let end =
+                        RunEnd::BudgetExceeded { failed, total: limits.total_tasks, last_error: error.message.clone() };
+                    return Ok(Execution { end, recorded });
                 }
             }
         }

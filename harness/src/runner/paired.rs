@@ -3,12 +3,35 @@
 
 use std::collections::HashMap;
 
+use std::path::Path;
+
 use evalkit_model_api::Response;
-use evalkit_record::journal::Record;
+use evalkit_record::journal::{Outcome, Record};
+use evalkit_record::journal_file::for_each;
 
 use super::Shared;
 use crate::plan::Task;
 use crate::scoring::score_pairs;
+
+/// The latest answers of `variants` in the journal at `path`, by (variant,
+/// sample id, repeat): what a resumed run's paired stage compares with.
+pub fn earlier_answers(path: &Path, variants: &[&str]) -> std::io::Result<HashMap<(String, String, u32), Response>> {
+    let mut answers = HashMap::new();
+    if variants.is_empty() || !path.exists() {
+        return Ok(answers);
+    }
+    for_each(path, |_, record| {
+        if !variants.contains(&record.variant.as_str()) {
+            return;
+        }
+        let key = (record.variant, record.sample, record.repeat);
+        match record.outcome {
+            Outcome::Response(response) => answers.insert(key, response),
+            Outcome::Error(_) => answers.remove(&key),
+        };
+    })?;
+    Ok(answers)
+}
 
 /// Records waiting for the rest of their (sample, repeat) group.
 pub struct PairedStage {
@@ -20,22 +43,17 @@ pub struct PairedStage {
 }
 
 impl PairedStage {
-    /// A stage for `pending` tasks; `earlier` are the journal's records from
-    /// earlier sessions, of which the reference variants' answers are kept.
+    /// A stage for `pending` tasks; `earlier` holds the answers the
+    /// reference variants gave in earlier sessions of this run, by
+    /// (variant, sample id, repeat) ([`earlier_answers`]).
     pub fn new<'t>(
         pending: impl IntoIterator<Item = &'t Task>,
-        earlier: &[Record],
-        reference_variants: &[&str],
+        earlier: HashMap<(String, String, u32), Response>,
     ) -> Self {
         let mut waiting: HashMap<(usize, u32), (usize, Vec<Record>)> = HashMap::new();
         for task in pending {
             waiting.entry((task.sample, task.repeat)).or_default().0 += 1;
         }
-        let earlier = earlier
-            .iter()
-            .filter(|r| reference_variants.contains(&r.variant.as_str()))
-            .filter_map(|r| Some(((r.variant.clone(), r.sample.clone(), r.repeat), r.response()?.clone())))
-            .collect();
         PairedStage { waiting, earlier }
     }
 
@@ -50,7 +68,7 @@ impl PairedStage {
             return Vec::new();
         }
         let Some((_, mut records)) = self.waiting.remove(&key) else { return Vec::new() };
-        let sample = &shared.dataset.samples[sample];
+        let sample = &shared.dataset().samples[sample];
         let earlier = &self.earlier;
         score_pairs(&shared.metrics, &sample.fields, &mut records, |variant| {
             earlier.get(&(variant.to_owned(), sample.id.clone(), repeat))

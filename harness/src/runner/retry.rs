@@ -44,7 +44,7 @@ impl Jitter {
     }
 
     /// A number in [0, 1).
-    pub fn next(&mut self) -> f64 {
+    pub fn next_unit(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -83,6 +83,6 @@ mod tests {
     #[test]
     fn jitter_is_in_unit_interval() {
         let mut jitter = Jitter::new("abc");
-        assert!((0..1000).map(|_| jitter.next()).all(|x| (0.0..1.0).contains(&x)));
+        assert!((0..1000).map(|_| jitter.next_unit()).all(|x| (0.0..1.0).contains(&x)));
     }
 }

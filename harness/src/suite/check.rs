@@ -357,6 +357,9 @@ fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {
     if run.concurrency == 0 {
         c.error(&at("concurrency"), "`concurrency` must be at least 1".into(), None);
     }
+    if file.report.explorer_samples == 0 {
+        c.error(&key_path!["report", "explorer_samples"], "`explorer_samples` must be at least 1".into(), None);
+    }
     if !(0.0..=1.0).contains(&run.error_budget) {
         c.error(
             &at("error_budget"),

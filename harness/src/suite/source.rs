@@ -34,7 +34,9 @@ impl From<usize> for Key {
 
 /// Builds a key path: `key_path!["variants", 0, "backend"]`.
 macro_rules! key_path {
-    ($($segment:expr),* $(,)?) => { vec![$($crate::suite::source::Key::from($segment)),*] };
+    ($($segment:expr),* $(,)?) => {
+        <::std::vec::Vec<$crate::suite::source::Key>>::from([$($crate::suite::source::Key::from($segment)),*])
+    };
 }
 pub(crate) use key_path;
 

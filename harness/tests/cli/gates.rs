@@ -73,7 +73,7 @@ fn server(v2_broken: bool) -> Server {
             .and_then(|rest| rest.split('?').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(999);
-        let text = if v2_broken && prompt.contains("(v2)") && number % 2 == 0 {
+        let text = if v2_broken && prompt.contains("(v2)") && number.is_multiple_of(2) {
             format!("<script>alert(\"q{number}\")</script>")
         } else {
             format!("a{number}")

@@ -61,7 +61,7 @@ fn summing_server(delay_ms: Arc<AtomicU64>) -> Server {
     Server::start(move |request, _| {
         let prompt = request.prompt();
         let i: usize = prompt[1..3].parse().expect("prompt starts with S<nn>");
-        let answer = if i % 5 == 0 { "no idea".to_owned() } else { (2 * i).to_string() };
+        let answer = if i.is_multiple_of(5) { "no idea".to_owned() } else { (2 * i).to_string() };
         Answer::new(answer).first_delay(Duration::from_millis(delay_ms.load(Ordering::Relaxed))).into()
     })
 }

@@ -4,19 +4,30 @@
 //! writers of the same path each rename a complete file.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Write `bytes` to `path` atomically. The error names the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// Write `path` atomically from whatever `write` puts into the (buffered)
+/// file, for outputs too large to build in memory first. The error names the path.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let (temp, mut file) = temporary_file_in(parent).map_err(|e| with_path(e, path))?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_data());
-    drop(file);
+    let (temp, file) = temporary_file_in(parent).map_err(|e| with_path(e, path))?;
+    let mut out = BufWriter::new(file);
+    let written = write(&mut out)
+        .and_then(|()| out.into_inner().map_err(std::io::IntoInnerError::into_error))
+        .and_then(|file| file.sync_data());
     let result = written.and_then(|()| std::fs::rename(&temp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

@@ -68,6 +68,24 @@ impl Record {
     pub fn key(&self) -> TaskKey<'_> {
         TaskKey { variant: &self.variant, sample: &self.sample, repeat: self.repeat }
     }
+
+    /// The record as analysis reads it: the prompt emptied, the answer cut to
+    /// its first `text_chars` characters, and no token log-probabilities or
+    /// metric calls. Scores, details, usage and timing stay whole.
+    pub fn lighten(mut self, text_chars: usize) -> Record {
+        self.prompt = Prompt::Completion(String::new());
+        if let Outcome::Response(response) = &mut self.outcome {
+            if let Some((cut, _)) = response.text.char_indices().nth(text_chars) {
+                response.text.truncate(cut);
+                response.text.shrink_to_fit();
+            }
+            response.logprobs = None;
+        }
+        for score in self.scores.values_mut() {
+            score.calls = Vec::new();
+        }
+        self
+    }
 }
 
 /// One metric's score of one task.

@@ -6,6 +6,7 @@
 //! the file holds every finished task, plus at worst one torn last line, which
 //! [`read`] drops and [`Journal::open`] cuts off before appending.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -75,10 +76,18 @@ fn complete_prefix_len(file: &mut File, len: u64) -> std::io::Result<u64> {
     Ok(0)
 }
 
-/// Read every complete record.
+/// Read every complete record, in the order written.
 pub fn read(path: &Path) -> std::io::Result<JournalContents> {
-    let file = File::open(path)?;
     let mut records = Vec::new();
+    let skipped = for_each(path, |_, record| records.push(record))?;
+    Ok(JournalContents { records, skipped })
+}
+
+/// Hand every complete record to `visit` with its 1-based line number, one
+/// at a time, so a journal of any length is read in constant memory. Returns
+/// the lines that could not be read (line, why).
+pub fn for_each(path: &Path, mut visit: impl FnMut(usize, Record)) -> std::io::Result<Vec<(usize, String)>> {
+    let file = File::open(path)?;
     let mut skipped = Vec::new();
     for (index, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line = line?;
@@ -86,11 +95,48 @@ pub fn read(path: &Path) -> std::io::Result<JournalContents> {
             continue;
         }
         match parse_line(&line) {
-            Ok(record) => records.push(record),
+            Ok(record) => visit(index + 1, record),
             Err(error) => skipped.push((index + 1, error.to_string())),
         }
     }
-    Ok(JournalContents { records, skipped })
+    Ok(skipped)
+}
+
+/// The last record of each task, lightened ([`Record::lighten`]), each with
+/// the journal line it came from.
+pub struct LatestRecords {
+    /// One record per task, in the order tasks first appear.
+    pub records: Vec<Record>,
+    /// The journal line (1-based) of each record, in the same order.
+    pub lines: Vec<usize>,
+    /// Lines that could not be read (line, why).
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// Read the last record of each task, keeping at most `text_chars`
+/// characters of each answer and none of the prompts, log-probabilities or
+/// metric calls: what analysis, gates and the summaries read. Exporters that
+/// show whole answers read those lines again ([`for_each`]).
+pub fn read_latest(path: &Path, text_chars: usize) -> std::io::Result<LatestRecords> {
+    let mut position: HashMap<(String, String, u32), usize> = HashMap::new();
+    let mut records: Vec<Record> = Vec::new();
+    let mut lines: Vec<usize> = Vec::new();
+    let skipped = for_each(path, |line, record| {
+        let record = record.lighten(text_chars);
+        let key = (record.variant.clone(), record.sample.clone(), record.repeat);
+        match position.get(&key) {
+            Some(&index) => {
+                records[index] = record;
+                lines[index] = line;
+            }
+            None => {
+                position.insert(key, records.len());
+                records.push(record);
+                lines.push(line);
+            }
+        }
+    })?;
+    Ok(LatestRecords { records, lines, skipped })
 }
 
 #[cfg(test)]
@@ -135,5 +181,29 @@ mod tests {
         let contents = read(&path).unwrap();
         assert_eq!(contents.records.iter().map(|r| r.sample.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert!(contents.skipped.is_empty());
+    }
+
+    #[test]
+    fn latest_records_are_lightened_and_keep_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        let answered = |sample: &str, text: &str| {
+            let response = evalkit_model_api::Response { text: text.into(), ..Default::default() };
+            Record { outcome: Outcome::Response(response), ..record(sample) }
+        };
+        journal.append(&record("a")).unwrap(); // line 1: an error, retried below
+        journal.append(&answered("b", "short")).unwrap(); // line 2
+        journal.append(&answered("a", "a long answer")).unwrap(); // line 3: supersedes line 1
+        let latest = read_latest(&path, 6).unwrap();
+        let samples: Vec<&str> = latest.records.iter().map(|r| r.sample.as_str()).collect();
+        assert_eq!(samples, ["a", "b"], "tasks in the order they first appear");
+        assert_eq!(latest.lines, [3, 2]);
+        assert_eq!(latest.records[0].response().unwrap().text, "a long", "answers cut to 6 characters");
+        assert_eq!(latest.records[1].response().unwrap().text, "short");
+        assert_eq!(latest.records[0].prompt, evalkit_model_api::Prompt::Completion(String::new()));
+        let mut seen = Vec::new();
+        for_each(&path, |line, record| seen.push((line, record.sample))).unwrap();
+        assert_eq!(seen, [(1, "a".to_owned()), (2, "b".to_owned()), (3, "a".to_owned())]);
     }
 }

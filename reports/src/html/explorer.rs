@@ -11,7 +11,7 @@
 //! Work is linear in the number of records (grouping by hash map); the only
 //! per-answer cost above that is the diff, which [`super::diff`] bounds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -36,6 +36,8 @@ pub(super) struct Explorer<'a> {
     samples: Vec<SampleView<'a>>,
     /// Whether some variant answered a sample more than once.
     repeats: bool,
+    /// Samples in the run; more than `samples` when the explorer holds a selection.
+    samples_in_run: usize,
 }
 
 #[derive(Serialize)]
@@ -115,7 +117,12 @@ struct ScoreView<'a> {
     details: Option<String>,
 }
 
-pub(super) fn explorer<'a>(results: &'a RunResults, records: &'a [Record], baseline: Option<&'a str>) -> Explorer<'a> {
+pub(super) fn explorer<'a>(
+    results: &'a RunResults,
+    records: &'a [Record],
+    baseline: Option<&'a str>,
+    samples_in_run: usize,
+) -> Explorer<'a> {
     let metrics = score_columns(results, records);
     let tasks = latest_tasks(records);
 
@@ -139,7 +146,7 @@ pub(super) fn explorer<'a>(results: &'a RunResults, records: &'a [Record], basel
     }
 
     let mut repeats = false;
-    let samples = grouped
+    let samples: Vec<SampleView<'_>> = grouped
         .into_iter()
         .filter_map(|cells| {
             repeats |= cells.iter().any(|c| c.len() > 1);
@@ -154,9 +161,46 @@ pub(super) fn explorer<'a>(results: &'a RunResults, records: &'a [Record], basel
             .collect(),
         metrics,
         baseline,
+        samples_in_run: samples_in_run.max(samples.len()),
         samples,
         repeats,
     }
+}
+
+/// How many samples `records` are of.
+pub(super) fn samples_in(records: &[Record]) -> usize {
+    records.iter().map(|r| r.sample.as_str()).collect::<HashSet<_>>().len()
+}
+
+/// The samples the explorer shows when a run has more than `limit`: first
+/// those where something happened (an error, an invalid score, or a metric
+/// whose value differs between variants or repeats), then the rest, each
+/// group in the order the journal first mentions it. `None` when every
+/// sample fits.
+///
+/// `records` are the run's latest records (their texts are not read).
+pub fn explorer_samples(records: &[Record], limit: usize) -> Option<HashSet<String>> {
+    // sample → (order of first mention, whether it is interesting, metric → first value seen)
+    type Seen<'r> = (usize, bool, HashMap<&'r str, Option<u64>>);
+    let mut seen: HashMap<&str, Seen<'_>> = HashMap::new();
+    for record in records {
+        let next = seen.len();
+        let (_, interesting, values) =
+            seen.entry(record.sample.as_str()).or_insert_with(|| (next, false, HashMap::new()));
+        if matches!(record.outcome, Outcome::Error(_)) {
+            *interesting = true;
+        }
+        for (metric, score) in &record.scores {
+            let value = score.value.map(f64::to_bits);
+            *interesting |= value.is_none() || *values.entry(metric.as_str()).or_insert(value) != value;
+        }
+    }
+    if seen.len() <= limit {
+        return None;
+    }
+    let mut order: Vec<(bool, usize, &str)> = seen.iter().map(|(id, (first, hit, _))| (!hit, *first, *id)).collect();
+    order.sort_unstable();
+    Some(order.into_iter().take(limit).map(|(_, _, id)| id.to_owned()).collect())
 }
 
 /// The suite's metrics, then any other score name found in the records, so

@@ -33,6 +33,8 @@ mod figures;
 mod headline;
 mod view;
 
+pub use explorer::explorer_samples;
+
 const TEMPLATES: [(&str, &str); 3] = [
     ("report.html", include_str!("../../templates/report.html")),
     // Included into the page's <style> and <script>; they have no variables
@@ -52,6 +54,20 @@ pub enum RenderError {
 /// Render the report for `results`, with `records` (the run's journal) in the
 /// per-sample explorer.
 pub fn render_html(results: &RunResults, records: &[Record]) -> Result<String, RenderError> {
+    let samples = explorer::samples_in(records);
+    render_html_sampled(results, records, records, samples)
+}
+
+/// Render the report for `results` from the run's latest `records` (their
+/// texts may be cut: the figures read only numbers), with the per-sample
+/// explorer showing `explorer` (whole records of the samples chosen by
+/// [`explorer_samples`]) out of `samples_in_run`.
+pub fn render_html_sampled(
+    results: &RunResults,
+    records: &[Record],
+    explorer: &[Record],
+    samples_in_run: usize,
+) -> Result<String, RenderError> {
     let mut env = minijinja::Environment::new();
     // Strict: a misspelt field in the template is an error in the tests, not
     // an empty cell in a report.
@@ -59,7 +75,7 @@ pub fn render_html(results: &RunResults, records: &[Record]) -> Result<String, R
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
     }
-    let context = Context::new(results, records);
+    let context = Context::new(results, records, explorer, samples_in_run);
     Ok(env.get_template(TEMPLATES[0].0)?.render(minijinja::value::Serde(&context))?)
 }
 
@@ -84,7 +100,7 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(results: &'a RunResults, records: &'a [Record]) -> Self {
+    fn new(results: &'a RunResults, records: &'a [Record], explorer: &'a [Record], samples_in_run: usize) -> Self {
         let baseline = view::baseline(results);
         Context {
             run: &results.run,
@@ -101,7 +117,7 @@ impl<'a> Context<'a> {
             usage: view::usage(results),
             comparisons: view::comparison_rows(results),
             gates: view::gate_rows(results),
-            explorer: explorer::explorer(results, records, baseline),
+            explorer: explorer::explorer(results, explorer, baseline, samples_in_run),
         }
     }
 }

@@ -146,7 +146,7 @@ mod tests {
         let calls = std::cell::Cell::new(0u32);
         let flaky = |idx: &[usize]| {
             calls.set(calls.get() + 1);
-            (calls.get() % 2 == 0).then(|| idx.iter().sum::<usize>() as f64)
+            calls.get().is_multiple_of(2).then(|| idx.iter().sum::<usize>() as f64)
         };
         assert!(bootstrap_interval(5, flaky, 100, 0.95, 1).is_some());
         assert_eq!(bootstrap_interval(5, |_| None, 100, 0.95, 1), None);
