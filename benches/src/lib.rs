@@ -6,11 +6,11 @@
 #![deny(missing_docs)]
 
 use evalkit_model_api::{Message, Prompt, Response, Timing, Usage};
-use evalkit_record::journal::{Outcome, Record, ScoreEntry, RECORD_VERSION};
+use evalkit_record::journal::{Outcome, Record, ScoreEntry, Scores, RECORD_VERSION};
 
 /// A realistic journal record for sample `index`.
 pub fn sample_record(index: usize) -> Record {
-    let mut scores = std::collections::BTreeMap::new();
+    let mut scores = Scores::default();
     scores.insert("exact_match".to_owned(), ScoreEntry { value: Some((index % 2) as f64), ..ScoreEntry::default() });
     Record {
         v: RECORD_VERSION,

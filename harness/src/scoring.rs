@@ -11,13 +11,12 @@
 //! value and even a panic inside the metric become an invalid score with
 //! its cause.
 
-use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use evalkit_metrics::{BoxFuture, Fields, Metric, PairContext, Score, ScoreContext};
 use evalkit_model_api::{ModelCaller, Response};
-use evalkit_record::journal::{Record, ScoreEntry};
+use evalkit_record::journal::{Record, ScoreEntry, Scores};
 use futures_util::FutureExt;
 
 /// Score `response` with every metric that needs no other variant's answer.
@@ -27,8 +26,8 @@ pub async fn score_response(
     response: &Response,
     model: &str,
     caller: &dyn ModelCaller,
-) -> BTreeMap<String, ScoreEntry> {
-    let mut scores = BTreeMap::new();
+) -> Scores {
+    let mut scores = Scores::default();
     for metric in metrics.iter().filter(|m| m.paired().is_none()) {
         let context = ScoreContext::new(fields, response, model, caller);
         let score = guarded(|| metric.score(&context)).await;

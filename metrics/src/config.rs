@@ -118,6 +118,10 @@ pub struct Price {
 pub struct BuildContext {
     /// Model name to price, from the suite's `[prices."model-name"]` tables.
     pub prices: BTreeMap<String, Price>,
+    /// The suite's backends by name, with what each can do, so that a metric
+    /// that calls a model (a judge) can refuse, when it is built, a backend
+    /// that is missing or cannot give what it needs.
+    pub backends: BTreeMap<String, evalkit_model_api::Capabilities>,
 }
 
 /// Build the metric a `[[metrics]]` entry describes. Fails, with a message
@@ -256,6 +260,7 @@ mod tests {
     #[test]
     fn build_reports_metadata_and_errors() {
         let context = BuildContext {
+            backends: BTreeMap::new(),
             prices: BTreeMap::from([("m".to_owned(), Price { input: 1.0, output: 1.0, cached_input: None })]),
         };
         let cost = build(&MetricConfig::Cost(CostConfig { name: Some("usd".into()) }), &context).unwrap();

@@ -93,6 +93,7 @@ fn samples() -> Vec<Fields> {
 fn no_panics_and_every_nan_has_a_cause() {
     let suite: Suite = toml::from_str(SUITE).expect("suite parses");
     let context = BuildContext {
+        backends: BTreeMap::new(),
         prices: BTreeMap::from([("m".to_owned(), Price { input: 1.0, output: 2.0, cached_input: None })]),
     };
     let metrics: Vec<_> = suite.metrics.iter().map(|c| build(c, &context).expect("metric builds")).collect();

@@ -145,11 +145,8 @@ fn sample_suites(results: &RunResults, records: &[Record]) -> Vec<Suite> {
                     );
                 }
                 Outcome::Response(response) => {
-                    let failing: Vec<&str> = binary
-                        .iter()
-                        .copied()
-                        .filter(|m| r.scores.get(*m).and_then(|s| s.value) == Some(0.0))
-                        .collect();
+                    let failing: Vec<&str> =
+                        binary.iter().copied().filter(|m| r.scores.get(m).and_then(|s| s.value) == Some(0.0)).collect();
                     if failing.is_empty() {
                         suite.body.push_str("/>\n");
                         continue;

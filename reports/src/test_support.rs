@@ -1,10 +1,8 @@
 //! Builders for records and run descriptions, shared by the unit tests.
 
-use std::collections::BTreeMap;
-
 use crate::analyze::{analyze, AnalysisInput};
 use evalkit_model_api::{Prompt, Response, Timing, Usage};
-use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry, RECORD_VERSION};
+use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry, Scores, RECORD_VERSION};
 use evalkit_record::results::{Direction, MetricInfo, RunInfo, RunResults, Scale, VariantInfo};
 
 pub fn run_info() -> RunInfo {
@@ -81,7 +79,7 @@ fn task(variant: &str, sample: &str, repeat: u32) -> Record {
         reference: Some(serde_json::json!("42")),
         cluster: None,
         outcome: Outcome::Error(ErrorEntry { kind: "fatal".into(), message: String::new() }),
-        scores: BTreeMap::new(),
+        scores: Scores::default(),
         attempts: 1,
         cached: false,
         finished_at: "2025-01-01T12:00:30Z".into(),

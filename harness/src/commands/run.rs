@@ -135,10 +135,20 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     let runtime = connected.iter().filter_map(|(name, c)| Some((name.clone(), c.backend.runtime()?))).collect();
     run.record_runtime(runtime)?;
     report_metric_calls(&shared.caller, &shared.variants);
+    // The datasets are no longer needed: the outputs are derived from the
+    // journal. Letting them go first keeps the run's peak memory that of the larger stage.
+    let samples = evaluated.samples.len();
+    let planned_tasks = plan.tasks.len();
+    drop((shared, plan));
+    let mut prepared = prepared;
+    if let Some(prepared) = Arc::get_mut(&mut prepared) {
+        // Only a task cancelled by Ctrl-C could still hold it; then it stays.
+        prepared.datasets.clear();
+    }
+    let suite = &prepared.suite;
     let latest = outputs::read_records(&run)?;
-    let complete = run.is_complete(&latest.records, plan.tasks.len());
-    let results =
-        outputs::write(&run, suite, &latest, evaluated.samples.len(), complete, outputs::BaselineSource::Suite)?;
+    let complete = run.is_complete(&latest.records, planned_tasks);
+    let results = outputs::write(&run, suite, &latest, samples, complete, outputs::BaselineSource::Suite)?;
     if !options.quiet {
         println!("{}", evalkit_reports::terminal::summary_table(&results));
     }

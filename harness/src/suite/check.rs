@@ -254,7 +254,10 @@ fn check_variants(c: &mut Checker<'_>, file: &SuiteFile) -> Vec<Variant> {
 }
 
 fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) -> Vec<Arc<dyn evalkit_metrics::Metric>> {
-    let context = BuildContext { prices: file.prices.clone() };
+    let context = BuildContext {
+        prices: file.prices.clone(),
+        backends: file.backends.iter().map(|(name, spec)| (name.clone(), spec.capabilities())).collect(),
+    };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut built = Vec::new();
     for (i, config) in file.metrics.iter().enumerate() {

@@ -48,7 +48,7 @@ pub struct Record {
     pub outcome: Outcome,
     /// Metric name → score. Empty when the request failed.
     #[serde(default)]
-    pub scores: BTreeMap<String, ScoreEntry>,
+    pub scores: Scores,
     /// How many requests were sent for the answer (0 when the cache answered).
     pub attempts: u32,
     /// Whether the response came from the response cache.
@@ -69,11 +69,14 @@ impl Record {
         TaskKey { variant: &self.variant, sample: &self.sample, repeat: self.repeat }
     }
 
-    /// The record as analysis reads it: the prompt emptied, the answer cut to
-    /// its first `text_chars` characters, and no token log-probabilities or
-    /// metric calls. Scores, details, usage and timing stay whole.
+    /// The record as analysis reads it: the prompt and request hash emptied,
+    /// the answer cut to its first `text_chars` characters, no token
+    /// log-probabilities or metric calls, and of each score's details only the
+    /// numbers (what pooled aggregates such as corpus perplexity add up).
+    /// Values, causes, usage and timing stay whole.
     pub fn lighten(mut self, text_chars: usize) -> Record {
         self.prompt = Prompt::Completion(String::new());
+        self.request_hash = String::new();
         if let Outcome::Response(response) = &mut self.outcome {
             if let Some((cut, _)) = response.text.char_indices().nth(text_chars) {
                 response.text.truncate(cut);
@@ -83,6 +86,8 @@ impl Record {
         }
         for score in self.scores.values_mut() {
             score.calls = Vec::new();
+            // A fresh map: one emptied by `retain` may keep its node allocated.
+            score.details = std::mem::take(&mut score.details).into_iter().filter(|(_, v)| v.is_number()).collect();
         }
         self
     }
@@ -105,6 +110,120 @@ pub struct ScoreEntry {
     /// answer), cached, retried and counted like the variant's own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<ModelCall>,
+}
+
+/// A task's scores by metric name, in name order; written as a JSON object
+/// whose keys are metric names and whose values are [`ScoreEntry`] objects.
+///
+/// A sorted vector rather than a `BTreeMap`: a task has a few scores, and
+/// a run holds a hundred thousand tasks' scores while it is analysed, where
+/// a map's node of eleven slots per task would cost kilobytes each.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores(Vec<(String, ScoreEntry)>);
+
+impl Scores {
+    /// The score of metric `name`.
+    pub fn get(&self, name: &str) -> Option<&ScoreEntry> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The score of metric `name`, to change it.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut ScoreEntry> {
+        self.position(name).ok().map(|i| &mut self.0[i].1)
+    }
+
+    /// Whether metric `name` has a score.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_ok()
+    }
+
+    /// Set metric `name`'s score; returns the one it replaces.
+    pub fn insert(&mut self, name: String, entry: ScoreEntry) -> Option<ScoreEntry> {
+        match self.position(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, entry)),
+            Err(i) => {
+                self.0.insert(i, (name, entry));
+                None
+            }
+        }
+    }
+
+    /// (metric name, score) pairs in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ScoreEntry)> {
+        self.0.iter().map(|(name, entry)| (name, entry))
+    }
+
+    /// Metric names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(name, _)| name)
+    }
+
+    /// Scores, in metric-name order.
+    pub fn values(&self) -> impl Iterator<Item = &ScoreEntry> {
+        self.0.iter().map(|(_, entry)| entry)
+    }
+
+    /// Scores, to change them.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut ScoreEntry> {
+        self.0.iter_mut().map(|(_, entry)| entry)
+    }
+
+    /// How many metrics have a score.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no metric has a score.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(key, _)| key.as_str().cmp(name))
+    }
+}
+
+impl std::ops::Index<&str> for Scores {
+    type Output = ScoreEntry;
+
+    fn index(&self, name: &str) -> &ScoreEntry {
+        self.get(name).unwrap_or_else(|| panic!("no score for metric `{name}`"))
+    }
+}
+
+impl FromIterator<(String, ScoreEntry)> for Scores {
+    fn from_iter<I: IntoIterator<Item = (String, ScoreEntry)>>(pairs: I) -> Self {
+        let mut scores = Scores::default();
+        for (name, entry) in pairs {
+            scores.insert(name, entry);
+        }
+        scores
+    }
+}
+
+impl<'s> IntoIterator for &'s Scores {
+    type Item = (&'s String, &'s ScoreEntry);
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'s, (String, ScoreEntry)>, fn(&(String, ScoreEntry)) -> (&String, &ScoreEntry)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(name, entry)| (name, entry))
+    }
+}
+
+impl Serialize for Scores {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scores {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pairs: BTreeMap<String, ScoreEntry> = BTreeMap::deserialize(deserializer)?;
+        let mut scores = Scores(pairs.into_iter().collect());
+        scores.0.shrink_to_fit();
+        Ok(scores)
+    }
 }
 
 /// Identifies a task across sessions of a run: variant name, sample id, repeat.
@@ -158,4 +277,25 @@ pub fn latest_per_task(records: Vec<Record>) -> Vec<Record> {
         }
     }
     latest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_are_a_json_object_kept_in_name_order() {
+        let mut scores: Scores =
+            [("token_f1".to_owned(), ScoreEntry { value: Some(0.5), ..ScoreEntry::default() })].into_iter().collect();
+        assert_eq!(scores.insert("exact_match".to_owned(), ScoreEntry::default()), None);
+        let replaced = scores.insert("token_f1".to_owned(), ScoreEntry { value: Some(1.0), ..ScoreEntry::default() });
+        assert_eq!(replaced.and_then(|s| s.value), Some(0.5));
+        assert_eq!(scores.keys().map(String::as_str).collect::<Vec<_>>(), ["exact_match", "token_f1"]);
+        let json = serde_json::to_string(&scores).unwrap();
+        assert_eq!(json, r#"{"exact_match":{"value":null},"token_f1":{"value":1.0}}"#);
+        let back: Scores = serde_json::from_str(r#"{"b":{"value":2.0},"a":{"value":1.0}}"#).unwrap();
+        assert_eq!(back.keys().map(String::as_str).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(back["b"].value, Some(2.0));
+        assert!(back.get("c").is_none() && !back.contains_key("c"));
+    }
 }

@@ -621,7 +621,16 @@ fn render(definition: &Definition, catalog: &Catalog) -> Result<String, String> 
     }
     let mut out =
         format!("\n<a id=\"{}\"></a>\n{}\n\n", anchor(file, &definition.name), resolve_links(&summary, file, catalog));
-    let items = definition.items.as_deref().ok_or("a tuple or unit struct: results_docs cannot tabulate it")?;
+    let Some(items) = definition.items.as_deref() else {
+        // A tuple struct with its own (de)serialisation: its doc comment says
+        // how it is written, so that is all there is to show.
+        return match summary.is_empty() {
+            true => {
+                Err(format!("{file}::{}: a tuple struct needs a doc comment saying how it is written", definition.name))
+            }
+            false => Ok(out),
+        };
+    };
     let container = serde_args(&definition.attrs);
     for unsupported in ["untagged", "content", "transparent", "flatten", "from", "try_from", "into"] {
         if serde_flag(&container, unsupported) {

@@ -305,7 +305,7 @@ fn task<'a>(
         Outcome::Error(error) => (None, Some(error), String::new()),
     };
     let scores = if output.is_some() {
-        metrics.iter().filter_map(|name| score(results, name, record.scores.get(*name))).collect()
+        metrics.iter().filter_map(|name| score(results, name, record.scores.get(name))).collect()
     } else {
         Vec::new()
     };

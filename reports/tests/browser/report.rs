@@ -6,10 +6,8 @@
 //! Which sample passes where is a simple rule ([`Plan`]), so the test can say
 //! how many rows each filter should leave without reading the page.
 
-use std::collections::BTreeMap;
-
 use evalkit_model_api::{Prompt, Response, Timing, Usage};
-use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry, RECORD_VERSION};
+use evalkit_record::journal::{ErrorEntry, Outcome, Record, ScoreEntry, Scores, RECORD_VERSION};
 use evalkit_record::results::{
     Direction, GateResult, GateStatus, MetricInfo, RunInfo, RunResults, Scale, VariantInfo, Verdict,
 };
@@ -127,7 +125,7 @@ fn record(variant: &str, sample: usize, trap_url: &str) -> Record {
             ..Response::default()
         })
     };
-    let mut scores = BTreeMap::new();
+    let mut scores = Scores::default();
     if outcome.response().is_some() {
         let pass = if correct { 1.0 } else { 0.0 };
         let em = if Plan::invalid(variant, sample) {
