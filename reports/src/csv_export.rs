@@ -6,9 +6,7 @@
 //! `{}` form) so that a reader gets back exactly what `results.json` holds;
 //! an absent value is an empty cell.
 
-use std::collections::HashMap;
-
-use evalkit_record::journal::{Outcome, Record};
+use evalkit_record::journal::{latest_indices, Outcome, Record};
 use evalkit_record::results::{CiMethod, RunResults};
 
 /// The aggregates, one row per (variant, metric) in `results.aggregates` order:
@@ -117,15 +115,9 @@ impl<'r, W: std::io::Write> SamplesCsv<'r, W> {
 /// The last record of each (variant, sample, repeat), in journal order: a
 /// resumed run may record a task again, and the later record wins.
 pub(crate) fn latest_records(records: &[Record]) -> impl Iterator<Item = &Record> {
-    let mut last: HashMap<(&str, &str, u32), usize> = HashMap::new();
-    for (i, r) in records.iter().enumerate() {
-        last.insert((r.variant.as_str(), r.sample.as_str(), r.repeat), i);
-    }
-    records
-        .iter()
-        .enumerate()
-        .filter(move |(i, r)| last.get(&(r.variant.as_str(), r.sample.as_str(), r.repeat)) == Some(i))
-        .map(|(_, r)| r)
+    let mut kept = latest_indices(records);
+    kept.sort_unstable();
+    kept.into_iter().map(move |i| &records[i])
 }
 
 /// Full precision, empty for none.

@@ -12,6 +12,7 @@
 //! Records of version 1 (no `v` key) still read: [`parse_line`] upgrades them
 //! (see [`crate::journal_v1`]).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use evalkit_model_api::{ModelCall, Prompt, Response};
@@ -264,15 +265,23 @@ pub fn parse_line(line: &[u8]) -> Result<Record, LineError> {
 /// The last record of each task, in the order tasks first appear: a retried
 /// task's new record supersedes its old error, and a task resumed twice counts once.
 pub fn latest_per_task(records: Vec<Record>) -> Vec<Record> {
-    let mut position: HashMap<(String, String, u32), usize> = HashMap::with_capacity(records.len());
-    let mut latest: Vec<Record> = Vec::with_capacity(records.len());
-    for record in records {
-        let key = (record.variant.clone(), record.sample.clone(), record.repeat);
-        match position.get(&key) {
-            Some(&index) => latest[index] = record,
-            None => {
-                position.insert(key, latest.len());
-                latest.push(record);
+    let keep = latest_indices(&records);
+    let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    keep.into_iter().filter_map(|i| slots[i].take()).collect()
+}
+
+/// The index of each task's last record in `records`, in the order tasks
+/// first appear. The one definition of "the latest record of a task" that
+/// every reader of a journal uses.
+pub fn latest_indices(records: &[Record]) -> Vec<usize> {
+    let mut position: HashMap<(&str, &str, u32), usize> = HashMap::with_capacity(records.len());
+    let mut latest: Vec<usize> = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        match position.entry((record.variant.as_str(), record.sample.as_str(), record.repeat)) {
+            Entry::Occupied(slot) => latest[*slot.get()] = index,
+            Entry::Vacant(slot) => {
+                slot.insert(latest.len());
+                latest.push(index);
             }
         }
     }

@@ -6,12 +6,11 @@
 //! the file holds every finished task, plus at worst one torn last line, which
 //! [`read`] drops and [`Journal::open`] cuts off before appending.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::journal::{parse_line, Record};
+use crate::journal::{latest_indices, parse_line, Record};
 
 /// An open journal, appending.
 pub struct Journal {
@@ -118,24 +117,19 @@ pub struct LatestRecords {
 /// metric calls: what analysis, gates and the summaries read. Exporters that
 /// show whole answers read those lines again ([`for_each`]).
 pub fn read_latest(path: &Path, text_chars: usize) -> std::io::Result<LatestRecords> {
-    let mut position: HashMap<(String, String, u32), usize> = HashMap::new();
-    let mut records: Vec<Record> = Vec::new();
-    let mut lines: Vec<usize> = Vec::new();
+    // Every line is kept (lightened) until the end, when superseded records
+    // of retried tasks are dropped: those are few, and the rule for which
+    // record is a task's latest stays in one place.
+    let mut all: Vec<Record> = Vec::new();
+    let mut all_lines: Vec<usize> = Vec::new();
     let skipped = for_each(path, |line, record| {
-        let record = record.lighten(text_chars);
-        let key = (record.variant.clone(), record.sample.clone(), record.repeat);
-        match position.get(&key) {
-            Some(&index) => {
-                records[index] = record;
-                lines[index] = line;
-            }
-            None => {
-                position.insert(key, records.len());
-                records.push(record);
-                lines.push(line);
-            }
-        }
+        all.push(record.lighten(text_chars));
+        all_lines.push(line);
     })?;
+    let keep = latest_indices(&all);
+    let lines = keep.iter().map(|&i| all_lines[i]).collect();
+    let mut slots: Vec<Option<Record>> = all.into_iter().map(Some).collect();
+    let records = keep.into_iter().filter_map(|i| slots[i].take()).collect();
     Ok(LatestRecords { records, lines, skipped })
 }
 

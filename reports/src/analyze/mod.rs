@@ -35,7 +35,7 @@ use aggregate::Settings;
 pub use samples::sample_means;
 use samples::valid_score;
 
-use evalkit_record::journal::Record;
+use evalkit_record::journal::{latest_indices, Record};
 use evalkit_record::results::{MetricInfo, RunInfo, RunResults, VariantInfo, VariantUsage, RESULTS_SCHEMA_VERSION};
 use evalkit_stats as stats;
 
@@ -109,11 +109,11 @@ pub fn analyze(input: AnalysisInput<'_>) -> RunResults {
 
 /// The last record written of each task, keyed by (variant, sample, repeat).
 pub(crate) fn latest_tasks(records: &[Record]) -> BTreeMap<(&str, &str, u32), &Record> {
-    let mut latest = BTreeMap::new();
-    for record in records {
-        latest.insert((record.variant.as_str(), record.sample.as_str(), record.repeat), record);
-    }
-    latest
+    latest_indices(records)
+        .into_iter()
+        .map(|i| &records[i])
+        .map(|record| ((record.variant.as_str(), record.sample.as_str(), record.repeat), record))
+        .collect()
 }
 
 /// The last record of each task, grouped by variant and ordered by (sample, repeat).
