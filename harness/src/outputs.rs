@@ -124,7 +124,7 @@ const EXPORTERS: &[Exporter] = &[
 /// records of at most `[report] explorer_samples` samples.
 fn write_report_html(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()> {
     let records = &input.latest.records;
-    let chosen = evalkit_reports::explorer_samples(records, input.suite.file.report.explorer_samples);
+    let chosen = evalkit_reports::explorer_samples(input.results, records, input.suite.file.report.explorer_samples);
     let mut shown = Vec::new();
     input.whole_records(
         |sample| chosen.as_ref().is_none_or(|c| c.contains(sample)),

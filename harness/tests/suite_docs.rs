@@ -27,18 +27,25 @@
 //! EVALKIT_BLESS=1 cargo test -p evalkit --test suite_docs
 //! ```
 //!
-//! This file reads sources as text and uses only std, so it builds even when
-//! the harness library does not: `rustc --edition 2021 --test
-//! harness/tests/suite_docs.rs -o /tmp/suite_docs && CARGO_MANIFEST_DIR=$PWD/harness /tmp/suite_docs`.
+//! The marker parsing, the bless-or-fail check and the source-reading helpers
+//! are shared with reports/record/tests/results_docs.rs in
+//! harness/tests/support/docgen.rs. Both read sources as text and use only
+//! std, so this test builds even when the harness library does not:
+//! `rustc --edition 2021 --test harness/tests/suite_docs.rs -o /tmp/suite_docs
+//! && CARGO_MANIFEST_DIR=$PWD/harness /tmp/suite_docs`.
+
+#[path = "support/docgen.rs"]
+mod docgen;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use docgen::{balanced, cell, join, outer, read, rename, serde_args, serde_flag, serde_value, GeneratedDoc};
+
 const DOC: &str = "docs/suite.md";
-const START: &str = "<!-- generated from ";
 const START_TAIL: &str = " by harness/tests/suite_docs.rs; do not edit -->";
-const END: &str = "<!-- end generated -->";
-const REGENERATE: &str = "run EVALKIT_BLESS=1 cargo test -p evalkit --test suite_docs to regenerate";
+const BLESS: &str = "EVALKIT_BLESS=1 cargo test -p evalkit --test suite_docs";
+const PAGE: GeneratedDoc = GeneratedDoc { doc: DOC, start_tail: START_TAIL, bless: BLESS };
 
 /// Files whose serde structs are the suite schema, and which of their structs
 /// count (`None`: every struct deriving `Deserialize`).
@@ -61,67 +68,11 @@ const NOT_TABULATED: &[&str] = &["SuiteFile", "MessageSpec"];
 const NO_CONVENTION: &[&str] = &["SuiteFile"];
 
 fn repo_root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("CARGO_MANIFEST_DIR").map(PathBuf::from))
-        .expect("set CARGO_MANIFEST_DIR to the harness folder");
-    manifest.parent().expect("the harness crate sits in the workspace root").to_path_buf()
-}
-
-fn read(root: &Path, file: &str) -> String {
-    std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
+    docgen::repo_root("harness")
 }
 
 // ---------------------------------------------------------------------------
 // Reading Rust source as text.
-
-/// The arguments of every `#[serde(...)]` among `attrs`, split at top-level commas.
-fn serde_args(attrs: &[String]) -> Vec<String> {
-    let mut args = Vec::new();
-    for attr in attrs {
-        let compact: String = attr.split_whitespace().collect::<Vec<_>>().join(" ");
-        let Some(inner) = compact.strip_prefix("#[serde(").and_then(|s| s.strip_suffix(")]")) else { continue };
-        let (mut depth, mut quoted, mut current) = (0i32, false, String::new());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' if quoted => {
-                    current.push(c);
-                    if let Some(next) = chars.next() {
-                        current.push(next);
-                    }
-                    continue;
-                }
-                '"' => quoted = !quoted,
-                '(' if !quoted => depth += 1,
-                ')' if !quoted => depth -= 1,
-                ',' if !quoted && depth == 0 => {
-                    args.push(current.trim().to_owned());
-                    current.clear();
-                    continue;
-                }
-                _ => {}
-            }
-            current.push(c);
-        }
-        if !current.trim().is_empty() {
-            args.push(current.trim().to_owned());
-        }
-    }
-    args
-}
-
-/// The string value of `key = "..."` among serde arguments.
-fn serde_value(args: &[String], key: &str) -> Option<String> {
-    args.iter().find_map(|arg| {
-        let (k, v) = arg.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
-    })
-}
-
-fn serde_flag(args: &[String], key: &str) -> bool {
-    args.iter().any(|arg| arg == key || arg.split_once('=').is_some_and(|(k, _)| k.trim() == key))
-}
 
 /// One item of a struct or enum body: its doc lines, attributes and the line itself.
 #[derive(Debug)]
@@ -145,7 +96,7 @@ fn find_definition(source: &str, keyword: &str, name: &str) -> Option<Definition
     let start = lines
         .iter()
         .position(|line| line.strip_prefix(&header).is_some_and(|rest| rest.starts_with([' ', '<', '{'])))?;
-    let attrs = outer_attributes(&lines, start);
+    let (attrs, _) = outer(&lines, start);
     if lines[start].trim_end().ends_with(';') || lines[start].contains('(') {
         return Some(Definition { attrs, items: Vec::new() });
     }
@@ -182,50 +133,13 @@ fn find_definition(source: &str, keyword: &str, name: &str) -> Option<Definition
     Some(Definition { attrs, items })
 }
 
-/// The attributes written straight above `lines[item]` (`#[derive(...)]`,
-/// `#[serde(...)]`, also when rustfmt spreads one over several lines).
-fn outer_attributes(lines: &[&str], item: usize) -> Vec<String> {
-    let mut above = item;
-    while above > 0 && lines[above - 1].starts_with(['#', ' ', ')', ']']) && !lines[above - 1].trim().is_empty() {
-        above -= 1;
-    }
-    let mut attrs = Vec::new();
-    let mut current = String::new();
-    for line in &lines[above..item] {
-        let line = line.trim();
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(line);
-        if balanced(&current) {
-            attrs.push(std::mem::take(&mut current));
-        }
-    }
-    attrs
-}
-
-fn balanced(text: &str) -> bool {
-    let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
-    for c in text.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '[' | '(' if !quoted => depth += 1,
-            ']' | ')' if !quoted => depth -= 1,
-            _ => {}
-        }
-    }
-    depth == 0 && !quoted
-}
-
 /// Names of the structs in `source` that derive `Deserialize`.
 fn deserialize_structs(source: &str) -> Vec<String> {
     let lines: Vec<&str> = source.lines().collect();
     let mut names = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(rest) = line.strip_prefix("pub struct ") else { continue };
-        let derives = outer_attributes(&lines, i).iter().any(|attr| {
+        let derives = outer(&lines, i).0.iter().any(|attr| {
             attr.starts_with("#[derive(") && attr.split(|c: char| !c.is_alphanumeric()).any(|w| w == "Deserialize")
         });
         if derives {
@@ -233,29 +147,6 @@ fn deserialize_structs(source: &str) -> Vec<String> {
         }
     }
     names
-}
-
-/// serde's `rename_all` applied to a Rust name.
-fn rename(name: &str, rule: Option<&str>) -> String {
-    match rule {
-        None => name.to_owned(),
-        Some("lowercase") => name.to_lowercase(),
-        Some("snake_case") => {
-            let mut out = String::new();
-            for (i, c) in name.chars().enumerate() {
-                if c.is_uppercase() {
-                    if i > 0 {
-                        out.push('_');
-                    }
-                    out.extend(c.to_lowercase());
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        Some(other) => panic!("suite_docs does not know serde's rename_all = \"{other}\"; teach it"),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -319,11 +210,6 @@ fn parse_doc(docs: &[String]) -> Result<FieldDoc, String> {
     Ok(FieldDoc { description, ty, default, example })
 }
 
-/// Doc lines as one line of text (paragraphs joined by a space).
-fn join(lines: &[String]) -> String {
-    lines.iter().map(|line| line.trim()).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
 /// One row of a generated table.
 #[derive(Debug)]
 struct Row {
@@ -343,7 +229,7 @@ fn struct_rows(root: &Path, file: &str, name: &str) -> Result<Vec<Row>, String> 
         return Err(format!("{file}::{name}: `rename_all` on a struct is not supported by suite_docs; teach it"));
     }
     let container_default = serde_flag(&container, "default");
-    let mut rows = tag_row(&source, name).into_iter().collect::<Vec<_>>();
+    let mut rows = tag_row(&source, name).map_err(|e| format!("{file}::{name}: {e}"))?.into_iter().collect::<Vec<_>>();
     let mut problems = Vec::new();
     for item in &definition.items {
         let Some((field, ty)) = item.line.split_once(':') else { continue };
@@ -394,7 +280,7 @@ fn struct_rows(root: &Path, file: &str, name: &str) -> Result<Vec<Row>, String> 
 
 /// The row for the tag of an internally tagged enum in the same file whose
 /// variant carries `name` (`kind = "openai"` for `Openai(OpenAiSpec)`).
-fn tag_row(source: &str, name: &str) -> Option<Row> {
+fn tag_row(source: &str, name: &str) -> Result<Option<Row>, String> {
     for line in source.lines() {
         let Some(rest) = line.strip_prefix("pub enum ") else { continue };
         let enum_name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
@@ -407,17 +293,19 @@ fn tag_row(source: &str, name: &str) -> Option<Row> {
             if payload.trim_end_matches(',').trim_end_matches(')').trim() != name {
                 continue;
             }
-            let value = serde_value(&serde_args(&item.attrs), "rename")
-                .unwrap_or_else(|| rename(variant.trim(), rule.as_deref()));
-            return Some(Row {
+            let value = match serde_value(&serde_args(&item.attrs), "rename") {
+                Some(value) => value,
+                None => rename(variant.trim(), rule.as_deref()).map_err(|e| format!("{enum_name}: {e}"))?,
+            };
+            return Ok(Some(Row {
                 key: format!("`{tag}`"),
                 ty: format!("`\"{value}\"`"),
                 default: "required".to_owned(),
                 meaning: join(&item.docs),
-            });
+            }));
         }
     }
-    None
+    Ok(None)
 }
 
 /// The `kind`s of `[[metrics]]`: the variants of `MetricConfig`.
@@ -434,7 +322,8 @@ fn metric_kinds(root: &Path) -> Vec<(String, String)> {
         .filter_map(|item| {
             let (variant, _) = item.line.split_once('(')?;
             let kind = serde_value(&serde_args(&item.attrs), "rename")
-                .unwrap_or_else(|| rename(variant.trim(), rule.as_deref()));
+                .map_or_else(|| rename(variant.trim(), rule.as_deref()), Ok)
+                .unwrap_or_else(|e| panic!("MetricConfig: {e}"));
             Some((kind, join(&item.docs)))
         })
         .collect()
@@ -442,10 +331,6 @@ fn metric_kinds(root: &Path) -> Vec<(String, String)> {
 
 // ---------------------------------------------------------------------------
 // Rendering and the generated blocks.
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-}
 
 fn render(rows: &[Row]) -> String {
     let mut table = String::from("\n| key | type | default | meaning |\n|---|---|---|---|\n");
@@ -457,87 +342,13 @@ fn render(rows: &[Row]) -> String {
     table
 }
 
-/// One generated block of the page.
-#[derive(Debug)]
-struct Block {
-    file: String,
-    name: String,
-    /// Byte range of the content between the marker lines.
-    content: std::ops::Range<usize>,
-}
-
-fn blocks(doc: &str) -> Result<Vec<Block>, String> {
-    let mut blocks = Vec::new();
-    let mut offset = 0;
-    let mut open: Option<(String, String, usize)> = None;
-    for (number, line) in doc.split_inclusive('\n').enumerate() {
-        let start = offset;
-        offset += line.len();
-        let text = line.trim_end();
-        if let Some(rest) = text.strip_prefix(START) {
-            if open.is_some() {
-                return Err(format!("{DOC}:{}: a generated block starts inside another", number + 1));
-            }
-            let source = rest
-                .strip_suffix(START_TAIL)
-                .ok_or_else(|| format!("{DOC}:{}: a start marker must end with `{START_TAIL}`", number + 1))?;
-            let (file, name) = source
-                .split_once("::")
-                .ok_or_else(|| format!("{DOC}:{}: expected `<file>::<Struct>`, found `{source}`", number + 1))?;
-            open = Some((file.to_owned(), name.to_owned(), offset));
-        } else if text == END {
-            let (file, name, from) =
-                open.take().ok_or_else(|| format!("{DOC}:{}: `{END}` without a start marker", number + 1))?;
-            blocks.push(Block { file, name, content: from..start });
-        }
-    }
-    match open {
-        Some((file, name, _)) => Err(format!("{DOC}: the block for {file}::{name} has no `{END}`")),
-        None => Ok(blocks),
-    }
-}
-
 #[test]
 fn generated_tables_are_up_to_date() {
     let root = repo_root();
-    let doc = read(&root, DOC);
-    let blocks = blocks(&doc).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!blocks.is_empty(), "{DOC} has no generated blocks");
-    let mut updated = String::with_capacity(doc.len());
-    let (mut copied, mut stale, mut problems) = (0, Vec::new(), Vec::new());
-    for block in &blocks {
-        let expected = match struct_rows(&root, &block.file, &block.name) {
-            Ok(rows) => render(&rows),
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        updated.push_str(&doc[copied..block.content.start]);
-        updated.push_str(&expected);
-        copied = block.content.end;
-        let current = &doc[block.content.clone()];
-        if current != expected {
-            let line = doc[..block.content.start].lines().count();
-            let first = current.lines().zip(expected.lines()).find(|(a, b)| a != b);
-            let detail = match first {
-                Some((now, want)) => format!("\n    now:    {now}\n    wanted: {want}"),
-                None => " (rows added or removed)".to_owned(),
-            };
-            stale.push(format!("{}::{} (at {DOC}:{line}){detail}", block.file, block.name));
-        }
-    }
-    updated.push_str(&doc[copied..]);
-    assert!(problems.is_empty(), "schema doc comments do not follow the convention:\n{}", problems.join("\n"));
-    if stale.is_empty() {
-        return;
-    }
-    if std::env::var_os("EVALKIT_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(root.join(DOC), updated).unwrap_or_else(|e| panic!("cannot write {DOC}: {e}"));
-        eprintln!("regenerated {} block(s) of {DOC}", stale.len());
-        return;
-    }
-    panic!("{DOC} is stale; {REGENERATE}. Stale blocks:\n  {}", stale.join("\n  "));
+    let (doc, blocks) = PAGE.load(&root);
+    PAGE.check(&root, &doc, &blocks, "schema doc comments do not follow the convention", |block| {
+        struct_rows(&root, &block.file, &block.name).map(|rows| render(&rows))
+    });
 }
 
 /// Every block names a struct that exists and has fields, so a renamed or
@@ -545,8 +356,7 @@ fn generated_tables_are_up_to_date() {
 #[test]
 fn every_marker_names_a_struct_with_fields() {
     let root = repo_root();
-    let doc = read(&root, DOC);
-    for block in blocks(&doc).unwrap_or_else(|e| panic!("{e}")) {
+    for block in PAGE.load(&root).1 {
         assert!(root.join(&block.file).is_file(), "{DOC} names {}, which does not exist", block.file);
         let source = read(&root, &block.file);
         let definition = find_definition(&source, "struct", &block.name)
@@ -593,9 +403,7 @@ fn schema_structs(root: &Path) -> Vec<(String, String)> {
 #[test]
 fn every_schema_struct_is_documented() {
     let root = repo_root();
-    let doc = read(&root, DOC);
-    let tabulated: Vec<(String, String)> =
-        blocks(&doc).unwrap_or_else(|e| panic!("{e}")).into_iter().map(|b| (b.file, b.name)).collect();
+    let tabulated: Vec<(String, String)> = PAGE.load(&root).1.into_iter().map(|b| (b.file, b.name)).collect();
     let structs = schema_structs(&root);
     for wanted in ["GateSpec", "SuiteSection", "Normalize", "Price", "ExactMatchConfig"] {
         assert!(
@@ -612,7 +420,7 @@ fn every_schema_struct_is_documented() {
             problems.push(problem);
         }
         if !NOT_TABULATED.contains(&name.as_str()) && !tabulated.iter().any(|(f, n)| f == file && n == name) {
-            problems.push(format!("{file}::{name} has no generated table in {DOC}: add `{START}{file}::{name}{START_TAIL}` and `{END}`, then {REGENERATE}"));
+            problems.push(format!("{file}::{name} has no generated table: {}", PAGE.add_marker(file, name)));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -661,8 +469,8 @@ fn the_convention_parses() {
     assert_eq!((doc.ty.as_str(), doc.default), ("string", None));
     assert!(parse_doc(&lines("No spec.")).is_err());
     assert!(parse_doc(&lines("Neither.\nType: string. Example: `x`.")).is_err());
-    assert_eq!(rename("TokenF1", Some("snake_case")), "token_f1");
-    assert_eq!(rename("JsonValid", Some("snake_case")), "json_valid");
+    assert_eq!(rename("TokenF1", Some("snake_case")).unwrap(), "token_f1");
+    assert_eq!(rename("JsonValid", Some("snake_case")).unwrap(), "json_valid");
     assert_eq!(cell("`{|}`"), "`{\\|}`");
     let args =
         serde_args(&["#[serde(default = \"f\", rename = \"a,b\", skip_serializing_if = \"Option::is_none\")]".into()]);

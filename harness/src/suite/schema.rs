@@ -59,8 +59,9 @@ pub struct ReportSpec {
     /// Type: bool. Default: `true`. Example: `junit_samples = false`.
     pub junit_samples: bool,
     /// Most samples the report's per-sample explorer holds. A larger run shows first the samples
-    /// where a request failed, a score is invalid, or a metric differs between variants or
-    /// repeats; every task is in `samples.csv` whatever this says.
+    /// where a request failed, a pass/fail metric failed, a score is invalid, or a quality metric
+    /// (not latency or cost) differs between variants or repeats; every task is in `samples.csv`
+    /// whatever this says.
     /// Type: integer ≥ 1. Default: `2000`. Example: `explorer_samples = 500`.
     pub explorer_samples: usize,
 }

@@ -129,3 +129,30 @@ fn differences(path: &str, old: &Value, new: &Value) -> Vec<String> {
         _ => vec![format!("{path}: {old} → {new}")],
     }
 }
+
+/// With more samples than `[report] explorer_samples`, the report's explorer
+/// holds the samples where something happened, and `samples.csv` still has
+/// every task with its whole answer (both read again from the journal).
+#[test]
+fn the_explorer_holds_a_selection_and_samples_csv_every_task() {
+    let sandbox = Sandbox::new();
+    let server = crate::support::Server::answering(crate::support::CAPITALS_ANSWERS);
+    sandbox.write("qa.jsonl", crate::support::CAPITALS_JSONL);
+    let suite = crate::support::capitals_suite("capped", "", crate::support::FAST_RUN)
+        .replace("[run]", "[report]\nexplorer_samples = 1\n\n[run]");
+    sandbox.write_suite("suite.toml", &suite, &server.base_url());
+    let output = sandbox.evalkit(&["run", "suite.toml"]);
+    output.expect_code(0);
+    let run = output.run_dir(sandbox.path());
+
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("The explorer holds 1 of the run"), "the page says it is a selection");
+    // Spain is the one wrong answer: the sample where something happened comes first.
+    assert!(html.contains("Barcelona"), "Spain's row is in the explorer");
+    assert!(!html.contains("Berlin") && !html.contains("Rome"), "no other sample's row is");
+
+    let mut csv = csv::Reader::from_path(run.join("samples.csv")).unwrap();
+    let mut outputs: Vec<String> = csv.records().map(|row| row.unwrap()[4].to_owned()).collect();
+    outputs.sort();
+    assert_eq!(outputs, ["Barcelona", "Berlin", "Paris", "Rome"], "every task, with its whole answer");
+}

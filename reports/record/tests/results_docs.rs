@@ -31,19 +31,25 @@
 //! EVALKIT_BLESS=1 cargo test -p evalkit-record --test results_docs
 //! ```
 //!
-//! This file reads sources as text and uses only std, so it builds even when
-//! the crate does not: `rustc --edition 2021 --test
-//! reports/record/tests/results_docs.rs -o /tmp/results_docs &&
+//! The marker parsing, the bless-or-fail check and the source-reading helpers
+//! are shared with harness/tests/suite_docs.rs in
+//! harness/tests/support/docgen.rs. Both read sources as text and use only
+//! std, so this test builds even when the crate does not: `rustc --edition
+//! 2021 --test reports/record/tests/results_docs.rs -o /tmp/results_docs &&
 //! CARGO_MANIFEST_DIR=$PWD/reports/record /tmp/results_docs`.
+
+#[path = "../../../harness/tests/support/docgen.rs"]
+mod docgen;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use docgen::{balanced, cell, join, outer, read, rename, serde_args, serde_flag, serde_value, Block, GeneratedDoc};
+
 const DOC: &str = "docs/results.md";
-const START: &str = "<!-- generated from ";
 const START_TAIL: &str = " by reports/record/tests/results_docs.rs; do not edit -->";
-const END: &str = "<!-- end generated -->";
 const BLESS: &str = "EVALKIT_BLESS=1 cargo test -p evalkit-record --test results_docs";
+const PAGE: GeneratedDoc = GeneratedDoc { doc: DOC, start_tail: START_TAIL, bless: BLESS };
 
 /// Where types named in a table are looked up: first the file of the table
 /// that names them, then these in order. journal_v1.rs comes last so that its
@@ -81,88 +87,11 @@ const NOT_IN_FILES: &[(&str, &str)] = &[
 const EXTRA_ROOTS: &[&str] = &["backends/api/src/lib.rs::RuntimeInfo"];
 
 fn repo_root() -> PathBuf {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("CARGO_MANIFEST_DIR").map(PathBuf::from))
-        .expect("set CARGO_MANIFEST_DIR to the reports/record folder");
-    let root = manifest.join("../..");
-    assert!(
-        root.join("reports/record/src/journal.rs").is_file(),
-        "CARGO_MANIFEST_DIR={} is not the reports/record folder of a checkout",
-        manifest.display()
-    );
-    root
-}
-
-fn read(root: &Path, file: &str) -> String {
-    std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
+    docgen::repo_root("reports/record")
 }
 
 // ---------------------------------------------------------------------------
 // Reading Rust source as text.
-
-/// The arguments of every `#[serde(...)]` among `attrs`, split at top-level commas.
-fn serde_args(attrs: &[String]) -> Vec<String> {
-    let mut args = Vec::new();
-    for attr in attrs {
-        let compact: String = attr.split_whitespace().collect::<Vec<_>>().join(" ");
-        let Some(inner) = compact.strip_prefix("#[serde(").and_then(|s| s.strip_suffix(")]")) else { continue };
-        let (mut depth, mut quoted, mut current) = (0i32, false, String::new());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' if quoted => {
-                    current.push(c);
-                    if let Some(next) = chars.next() {
-                        current.push(next);
-                    }
-                    continue;
-                }
-                '"' => quoted = !quoted,
-                '(' if !quoted => depth += 1,
-                ')' if !quoted => depth -= 1,
-                ',' if !quoted && depth == 0 => {
-                    args.push(current.trim().to_owned());
-                    current.clear();
-                    continue;
-                }
-                _ => {}
-            }
-            current.push(c);
-        }
-        if !current.trim().is_empty() {
-            args.push(current.trim().to_owned());
-        }
-    }
-    args
-}
-
-/// The string value of `key = "..."` among serde arguments.
-fn serde_value(args: &[String], key: &str) -> Option<String> {
-    args.iter().find_map(|arg| {
-        let (k, v) = arg.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
-    })
-}
-
-fn serde_flag(args: &[String], key: &str) -> bool {
-    args.iter().any(|arg| arg == key || arg.split_once('=').is_some_and(|(k, _)| k.trim() == key))
-}
-
-fn balanced(text: &str) -> bool {
-    let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
-    for c in text.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '[' | '(' if !quoted => depth += 1,
-            ']' | ')' if !quoted => depth -= 1,
-            _ => {}
-        }
-    }
-    depth == 0 && !quoted
-}
 
 /// One item of a struct or enum body: a field, or a variant (with its own
 /// fields when it is a struct variant).
@@ -236,37 +165,6 @@ fn body(lines: &[&str], at: &mut usize) -> Result<Vec<Item>, String> {
     Err("a body has no closing `}`".to_owned())
 }
 
-/// The attributes and doc comment written straight above `lines[item]`.
-fn outer(lines: &[&str], item: usize) -> (Vec<String>, Vec<String>) {
-    let mut above = item;
-    while above > 0 && lines[above - 1].starts_with(['#', ' ', ')', ']']) && !lines[above - 1].trim().is_empty() {
-        above -= 1;
-    }
-    let mut attrs = Vec::new();
-    let mut current = String::new();
-    for line in &lines[above..item] {
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(line.trim());
-        if balanced(&current) {
-            attrs.push(std::mem::take(&mut current));
-        }
-    }
-    let mut first_doc = above;
-    while first_doc > 0 && lines[first_doc - 1].starts_with("///") {
-        first_doc -= 1;
-    }
-    let docs = lines[first_doc..above]
-        .iter()
-        .map(|line| {
-            let doc = &line["///".len()..];
-            doc.strip_prefix(' ').unwrap_or(doc).to_owned()
-        })
-        .collect();
-    (attrs, docs)
-}
-
 /// Every `pub struct` and `pub enum` written at the top level of `file`.
 fn definitions(root: &Path, file: &str) -> Result<Vec<Definition>, String> {
     let source = read(root, file);
@@ -297,29 +195,6 @@ fn derives_serde(definition: &Definition) -> bool {
     definition.attrs.iter().any(|attr| {
         attr.starts_with("#[derive(")
             && attr.split(|c: char| !c.is_alphanumeric()).any(|w| w == "Serialize" || w == "Deserialize")
-    })
-}
-
-/// serde's `rename_all` applied to a Rust name.
-fn rename(name: &str, rule: Option<&str>) -> Result<String, String> {
-    Ok(match rule {
-        None => name.to_owned(),
-        Some("lowercase") => name.to_lowercase(),
-        Some("snake_case") => {
-            let mut out = String::new();
-            for (i, c) in name.chars().enumerate() {
-                if c.is_uppercase() {
-                    if i > 0 {
-                        out.push('_');
-                    }
-                    out.extend(c.to_lowercase());
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        Some(other) => return Err(format!("results_docs does not know serde's rename_all = \"{other}\"; teach it")),
     })
 }
 
@@ -439,10 +314,6 @@ fn anchor(file: &str, name: &str) -> String {
 // ---------------------------------------------------------------------------
 // Rendering.
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-}
-
 /// Doc text with rustdoc's intra-doc links made Markdown: a constant gets its
 /// value, a documented type (or `Type::member`) a link to its block.
 fn resolve_links(text: &str, file: &str, catalog: &Catalog) -> String {
@@ -470,11 +341,6 @@ fn resolve_links(text: &str, file: &str, catalog: &Catalog) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Doc lines as one line of text.
-fn join(lines: &[String]) -> String {
-    lines.iter().map(|line| line.trim()).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Doc lines as Markdown paragraphs.
@@ -785,47 +651,6 @@ fn references<'c>(definition: &Definition, catalog: &'c Catalog) -> Vec<&'c Defi
 // ---------------------------------------------------------------------------
 // The page's generated blocks.
 
-#[derive(Debug)]
-struct Block {
-    file: String,
-    name: String,
-    /// 1-based line of the start marker.
-    line: usize,
-    /// Byte range of the content between the marker lines.
-    content: std::ops::Range<usize>,
-}
-
-fn blocks(doc: &str) -> Result<Vec<Block>, String> {
-    let mut blocks = Vec::new();
-    let mut offset = 0;
-    let mut open: Option<(String, String, usize, usize)> = None;
-    for (number, line) in doc.split_inclusive('\n').enumerate() {
-        let start = offset;
-        offset += line.len();
-        let text = line.trim_end();
-        if let Some(rest) = text.strip_prefix(START) {
-            if open.is_some() {
-                return Err(format!("{DOC}:{}: a generated block starts inside another", number + 1));
-            }
-            let source = rest
-                .strip_suffix(START_TAIL)
-                .ok_or_else(|| format!("{DOC}:{}: a start marker must end with `{START_TAIL}`", number + 1))?;
-            let (file, name) = source
-                .split_once("::")
-                .ok_or_else(|| format!("{DOC}:{}: expected `<file>::<Type>`, found `{source}`", number + 1))?;
-            open = Some((file.to_owned(), name.to_owned(), number + 1, offset));
-        } else if text == END {
-            let (file, name, line, from) =
-                open.take().ok_or_else(|| format!("{DOC}:{}: `{END}` without a start marker", number + 1))?;
-            blocks.push(Block { file, name, line, content: from..start });
-        }
-    }
-    match open {
-        Some((file, name, line, _)) => Err(format!("{DOC}:{line}: the block for {file}::{name} has no `{END}`")),
-        None => Ok(blocks),
-    }
-}
-
 struct Page {
     doc: String,
     blocks: Vec<Block>,
@@ -833,9 +658,7 @@ struct Page {
 }
 
 fn load_page(root: &Path) -> Page {
-    let doc = read(root, DOC);
-    let blocks = blocks(&doc).unwrap_or_else(|e| panic!("{e}"));
-    assert!(!blocks.is_empty(), "{DOC} has no generated blocks");
+    let (doc, blocks) = PAGE.load(root);
     let documented = blocks.iter().map(|b| (b.file.clone(), b.name.clone())).collect();
     let catalog = Catalog::load(root, documented).unwrap_or_else(|e| panic!("{e}"));
     Page { doc, blocks, catalog }
@@ -845,47 +668,15 @@ fn load_page(root: &Path) -> Page {
 fn generated_blocks_are_up_to_date() {
     let root = repo_root();
     let Page { doc, blocks, catalog } = load_page(&root);
-    let mut updated = String::with_capacity(doc.len());
-    let (mut copied, mut stale, mut problems) = (0, Vec::new(), Vec::new());
-    for block in &blocks {
-        let Some(definition) = catalog.definition(&block.file, &block.name) else {
-            problems.push(format!(
+    PAGE.check(&root, &doc, &blocks, "doc comments results_docs cannot document", |block| {
+        let definition = catalog.definition(&block.file, &block.name).ok_or_else(|| {
+            format!(
                 "{DOC}:{}: {}::{} is not a `pub struct` or `pub enum` (of a file in SOURCES)",
                 block.line, block.file, block.name
-            ));
-            continue;
-        };
-        let expected = match render(definition, &catalog) {
-            Ok(text) => text,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        updated.push_str(&doc[copied..block.content.start]);
-        updated.push_str(&expected);
-        copied = block.content.end;
-        let current = &doc[block.content.clone()];
-        if current != expected {
-            let first = current.lines().zip(expected.lines()).find(|(a, b)| a != b);
-            let detail = match first {
-                Some((now, want)) => format!("\n    now:    {now}\n    wanted: {want}"),
-                None => " (lines added or removed)".to_owned(),
-            };
-            stale.push(format!("{}::{} (at {DOC}:{}){detail}", block.file, block.name, block.line));
-        }
-    }
-    updated.push_str(&doc[copied..]);
-    assert!(problems.is_empty(), "doc comments results_docs cannot document:\n{}", problems.join("\n"));
-    if stale.is_empty() {
-        return;
-    }
-    if std::env::var_os("EVALKIT_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(root.join(DOC), updated).unwrap_or_else(|e| panic!("cannot write {DOC}: {e}"));
-        eprintln!("regenerated {} block(s) of {DOC}", stale.len());
-        return;
-    }
-    panic!("{DOC} is stale; regenerate it with `{BLESS}`. Stale blocks:\n  {}", stale.join("\n  "));
+            )
+        })?;
+        render(definition, &catalog)
+    });
 }
 
 /// Every public type of the owned files, and every type a table refers to,
@@ -896,9 +687,6 @@ fn every_type_has_a_block() {
     let page = load_page(&root);
     let catalog = &page.catalog;
     let mut problems = Vec::new();
-    let add_marker = |file: &str, name: &str| {
-        format!("add `{START}{file}::{name}{START_TAIL}` and `{END}` to {DOC}, then run `{BLESS}`")
-    };
     for (i, block) in page.blocks.iter().enumerate() {
         if page.blocks[..i].iter().any(|b| b.file == block.file && b.name == block.name) {
             problems.push(format!("{DOC}:{}: a second block for {}::{}", block.line, block.file, block.name));
@@ -932,7 +720,7 @@ fn every_type_has_a_block() {
                         block.name,
                         referenced.file,
                         referenced.name,
-                        add_marker(&referenced.file, &referenced.name)
+                        PAGE.add_marker(&referenced.file, &referenced.name)
                     ));
                 }
             }
@@ -944,7 +732,7 @@ fn every_type_has_a_block() {
                 "{}::{} has no block: {} (or, if no file holds it, list it in NOT_IN_FILES)",
                 definition.file,
                 definition.name,
-                add_marker(&definition.file, &definition.name)
+                PAGE.add_marker(&definition.file, &definition.name)
             ));
         }
     }

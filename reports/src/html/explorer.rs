@@ -173,26 +173,28 @@ pub(super) fn samples_in(records: &[Record]) -> usize {
 }
 
 /// The samples the explorer shows when a run has more than `limit`: first
-/// those where something happened (an error, an invalid score, or a metric
-/// whose value differs between variants or repeats), then the rest, each
-/// group in the order the journal first mentions it. `None` when every
-/// sample fits.
+/// those where something happened (a request failed, a quality score is
+/// invalid or a failing pass/fail score, or a quality metric's value differs
+/// between variants or repeats), then the rest, each group in the order the
+/// journal first mentions it. Latency and cost differ on every sample, so
+/// they do not count. `None` when every sample fits.
 ///
 /// `records` are the run's latest records (their texts are not read).
-pub fn explorer_samples(records: &[Record], limit: usize) -> Option<HashSet<String>> {
-    // sample → (order of first mention, whether it is interesting, metric → first value seen)
+pub fn explorer_samples(results: &RunResults, records: &[Record], limit: usize) -> Option<HashSet<String>> {
+    let quality: HashMap<&str, Scale> =
+        results.metrics.iter().filter(|m| !is_resource_metric(m)).map(|m| (m.name.as_str(), m.scale)).collect();
+    // sample → (order of first mention, whether something happened, metric → first value seen)
     type Seen<'r> = (usize, bool, HashMap<&'r str, Option<u64>>);
     let mut seen: HashMap<&str, Seen<'_>> = HashMap::new();
     for record in records {
         let next = seen.len();
-        let (_, interesting, values) =
-            seen.entry(record.sample.as_str()).or_insert_with(|| (next, false, HashMap::new()));
-        if matches!(record.outcome, Outcome::Error(_)) {
-            *interesting = true;
-        }
+        let (_, happened, values) = seen.entry(record.sample.as_str()).or_insert_with(|| (next, false, HashMap::new()));
+        *happened |= matches!(record.outcome, Outcome::Error(_));
         for (metric, score) in &record.scores {
+            let Some(&scale) = quality.get(metric.as_str()) else { continue };
+            let failed = scale == Scale::Binary && score.value == Some(0.0);
             let value = score.value.map(f64::to_bits);
-            *interesting |= value.is_none() || *values.entry(metric.as_str()).or_insert(value) != value;
+            *happened |= value.is_none() || failed || *values.entry(metric.as_str()).or_insert(value) != value;
         }
     }
     if seen.len() <= limit {

@@ -419,28 +419,32 @@ fn prompt_preview_is_cut_on_a_char_boundary() {
 
 #[test]
 fn a_large_run_shows_the_samples_where_something_happened_first() {
-    // q1..q6 answered by two variants: q2 differs, q4 failed for one, q5 has an invalid score.
+    // q1..q6 answered by two variants: q2 differs, q4 failed for one, q5 has an invalid score,
+    // q6 fails for both; latency differs everywhere and does not count.
     let mut records = Vec::new();
-    for sample in ["q1", "q2", "q3", "q4", "q5", "q6"] {
-        let base = response("base", sample, 0, &[("em", Some(1.0))]);
+    for (i, sample) in ["q1", "q2", "q3", "q4", "q5", "q6"].into_iter().enumerate() {
+        let latency = ("latency", Some(0.1 * i as f64));
+        let em = if sample == "q6" { 0.0 } else { 1.0 };
+        let base = response("base", sample, 0, &[("em", Some(em)), ("latency", Some(1.0))]);
         let other = match sample {
-            "q2" => response("other", sample, 0, &[("em", Some(0.0))]),
+            "q2" => response("other", sample, 0, &[("em", Some(0.0)), latency]),
             "q4" => failure("other", sample, 0),
-            "q5" => response("other", sample, 0, &[("em", None)]),
-            _ => response("other", sample, 0, &[("em", Some(1.0))]),
+            "q5" => response("other", sample, 0, &[("em", None), latency]),
+            _ => response("other", sample, 0, &[("em", Some(em)), latency]),
         };
         records.extend([base, other]);
     }
-    assert_eq!(explorer_samples(&records, 6), None, "every sample fits");
-    let chosen = explorer_samples(&records, 4).expect("a selection");
-    let expected: std::collections::HashSet<String> = ["q2", "q4", "q5", "q1"].map(String::from).into();
-    assert_eq!(chosen, expected, "the three with a difference, a failure or an invalid score, then the first other");
+    let latency = metric("latency", Scale::Continuous, Direction::LowerIsBetter, Some("s"));
+    let results = results(vec![variant("base", 6), variant("other", 6)], vec![binary("em"), latency], &records);
+    assert_eq!(explorer_samples(&results, &records, 6), None, "every sample fits");
+    let chosen = explorer_samples(&results, &records, 5).expect("a selection");
+    let expected: std::collections::HashSet<String> = ["q2", "q4", "q5", "q6", "q1"].map(String::from).into();
+    assert_eq!(chosen, expected, "the four where something happened, then the first other");
 
-    let results = results(vec![variant("base", 6), variant("other", 6)], vec![binary("em")], &records);
     let shown: Vec<Record> = records.iter().filter(|r| chosen.contains(&r.sample)).cloned().collect();
     let html = render_html_sampled(&results, &records, &shown, 6).unwrap();
-    assert!(html.contains("The explorer holds 4 of the run's 6 samples"), "the page says it shows a selection");
-    assert!(!html.contains("answer to q6"), "samples left out have no row");
+    assert!(html.contains("The explorer holds 5 of the run's 6 samples"), "the page says it shows a selection");
+    assert!(!html.contains("answer to q3"), "samples left out have no row");
     let all = render_html(&results, &records).unwrap();
     assert!(!all.contains("The explorer holds"), "no note when every sample is shown");
 }
