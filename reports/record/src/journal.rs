@@ -65,11 +65,6 @@ impl Record {
         self.outcome.response()
     }
 
-    /// Which task this record is of.
-    pub fn key(&self) -> TaskKey<'_> {
-        TaskKey { variant: &self.variant, sample: &self.sample, repeat: self.repeat }
-    }
-
     /// The record as analysis reads it: the prompt and request hash emptied,
     /// the answer cut to its first `text_chars` characters, no token
     /// log-probabilities or metric calls, and of each score's details only the
@@ -225,17 +220,6 @@ impl<'de> Deserialize<'de> for Scores {
         scores.0.shrink_to_fit();
         Ok(scores)
     }
-}
-
-/// Identifies a task across sessions of a run: variant name, sample id, repeat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskKey<'a> {
-    /// Variant name.
-    pub variant: &'a str,
-    /// Sample id.
-    pub sample: &'a str,
-    /// Repeat index.
-    pub repeat: u32,
 }
 
 /// Why a journal line could not be read.

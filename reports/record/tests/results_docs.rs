@@ -78,7 +78,6 @@ const OWNED: &[&str] = &[
 
 /// Public types of [`OWNED`] files that no file holds, so no table documents.
 const NOT_IN_FILES: &[(&str, &str)] = &[
-    ("reports/record/src/journal.rs::TaskKey", "an in-memory key of a task"),
     ("reports/record/src/journal.rs::LineError", "why a line could not be read"),
     ("reports/record/src/baseline.rs::BaselineError", "why a baseline file could not be used"),
 ];
