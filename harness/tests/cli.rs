@@ -23,6 +23,8 @@ mod gates;
 #[cfg(feature = "local")]
 #[path = "cli/local.rs"]
 mod local;
+#[path = "cli/paired.rs"]
+mod paired;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/run.rs"]

@@ -16,10 +16,12 @@ mod progress;
 pub mod retry;
 pub mod task;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use evalkit_record::journal::{Outcome, Record};
 use evalkit_record::journal_file::Journal;
+use futures_util::FutureExt;
 use tokio::task::JoinSet;
 
 use crate::plan::Task;
@@ -79,7 +81,7 @@ pub async fn execute(
 ) -> std::io::Result<Execution> {
     let mut queue = pending.into_iter();
     let mut recorded = 0;
-    let mut running: JoinSet<(usize, u32, Record)> = JoinSet::new();
+    let mut running: JoinSet<(usize, u32, Option<Record>)> = JoinSet::new();
     let mut failed = limits.failed_before;
     let allowed_failures = limits.error_budget * limits.total_tasks as f64;
     let interrupt = tokio::signal::ctrl_c();
@@ -90,7 +92,12 @@ pub async fn execute(
                 Some(task) => {
                     let shared = Arc::clone(&shared);
                     let (sample, repeat) = (task.sample, task.repeat);
-                    running.spawn(async move { (sample, repeat, task::run(shared, task).await) });
+                    running.spawn(async move {
+                        // A panic inside a task is a bug in evalkit; caught here so that its
+                        // sample's other records are not held forever by the paired stage.
+                        let record = AssertUnwindSafe(task::run(shared, task)).catch_unwind().await.ok();
+                        (sample, repeat, record)
+                    });
                 }
                 None => break,
             }
@@ -105,15 +112,17 @@ pub async fn execute(
         let Some(joined) = joined else { return Ok(Execution { end: RunEnd::Completed, recorded }) };
         let (sample, repeat, record) = match joined {
             Ok(finished) => finished,
-            // A panicking task is a bug in evalkit; say so and keep the run going.
             Err(error) => {
-                eprintln!("warning: a task failed inside evalkit ({error}); it will be retried on --resume");
+                eprintln!("warning: a task failed inside evalkit ({error}); it will run again on --resume");
                 continue;
             }
         };
+        if record.is_none() {
+            eprintln!("warning: a task failed inside evalkit; it will run again on --resume");
+        }
         let ready = match paired.as_mut() {
             Some(stage) => stage.finished(&shared, sample, repeat, record).await,
-            None => vec![record],
+            None => record.into_iter().collect(),
         };
         for record in ready {
             journal.append(&record)?;

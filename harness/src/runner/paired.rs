@@ -57,13 +57,20 @@ impl PairedStage {
         PairedStage { waiting, earlier }
     }
 
-    /// Take one finished record; returns the records of its group, scored by
-    /// the paired metrics, once the group is complete (else nothing yet).
-    pub async fn finished(&mut self, shared: &Shared, sample: usize, repeat: u32, record: Record) -> Vec<Record> {
+    /// Take one finished task's record (`None` when the task failed inside
+    /// evalkit); returns the records of its group, scored by the paired
+    /// metrics, once the group is complete (else nothing yet).
+    pub async fn finished(
+        &mut self,
+        shared: &Shared,
+        sample: usize,
+        repeat: u32,
+        record: Option<Record>,
+    ) -> Vec<Record> {
         let key = (sample, repeat);
         let group = self.waiting.entry(key).or_insert((1, Vec::new()));
         group.0 = group.0.saturating_sub(1);
-        group.1.push(record);
+        group.1.extend(record);
         if group.0 > 0 {
             return Vec::new();
         }
