@@ -46,8 +46,18 @@ pub fn check(source: SourceFile, mut file: SuiteFile) -> Result<Suite, Diagnosti
     let mut checker = Checker { source: &source, found: Vec::new() };
     let c = &mut checker;
 
-    if file.suite.name.trim().is_empty() || file.suite.name.contains(['/', '\\']) {
-        c.error(&key_path!["suite", "name"], "`suite.name` must be non-empty and contain no `/`".into(), None);
+    // The name is a folder under `output_dir`: `.` and `..` would put runs beside or above it.
+    let name = file.suite.name.trim();
+    let problem = if name.is_empty() {
+        Some("`suite.name` must not be empty".to_owned())
+    } else if name.contains(['/', '\\']) || name == "." || name == ".." {
+        Some(format!("`suite.name` names the suite's folder under `output_dir`, and `{name}` cannot be one"))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let hint = "use letters, digits, `-`, `_` or `.`, without `/` or `\\`, and not `.` or `..`";
+        c.error(&key_path!["suite", "name"], problem, Some(hint.into()));
     }
 
     let dataset = choose_dataset(c, &file);

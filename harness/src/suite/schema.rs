@@ -76,8 +76,8 @@ impl Default for ReportSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuiteSection {
-    /// Name of the suite. Runs are stored under `<output_dir>/<name>/`. Must not be empty or
-    /// contain `/` or `\`.
+    /// Name of the suite. Runs are stored under `<output_dir>/<name>/`, so it must be a folder
+    /// name: not empty, no `/` or `\`, and not `.` or `..`.
     /// Type: string. Required. Example: `name = "capitals"`.
     pub name: String,
     /// One line about what the suite measures. Shown in the report.

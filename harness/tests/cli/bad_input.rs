@@ -101,6 +101,18 @@ fn wrong_type_names_the_key_and_both_types() {
 }
 
 #[test]
+fn a_suite_name_that_is_not_a_folder_name_is_refused_at_the_key() {
+    for name in [".", "..", "a/b", ""] {
+        let suite = good_suite().replace("name = \"bad\"", &format!("name = \"{name}\""));
+        let message = match name {
+            "" => "`suite.name` must not be empty".to_owned(),
+            _ => format!("`suite.name` names the suite's folder under `output_dir`, and `{name}` cannot be one"),
+        };
+        assert_rejected(&suite, &[("qa.jsonl", CAPITALS_JSONL)], &[message, location(&suite, "name = ")]);
+    }
+}
+
+#[test]
 fn a_variant_naming_a_missing_backend_suggests_the_defined_one() {
     let suite = good_suite().replace("backend = \"local\"", "backend = \"locl\"");
     assert_rejected(
