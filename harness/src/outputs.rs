@@ -80,16 +80,17 @@ struct ExportInput<'a> {
     latest: &'a LatestRecords,
     suite: &'a Suite,
     journal: PathBuf,
+    /// The journal lines of `latest`, to find them again.
+    latest_lines: HashSet<usize>,
 }
 
 impl ExportInput<'_> {
     /// Visit the whole latest record of each task whose sample `wanted`
     /// accepts, in journal order.
     fn whole_records(&self, wanted: impl Fn(&str) -> bool, mut visit: impl FnMut(Record) -> Result<()>) -> Result<()> {
-        let lines: HashSet<usize> = self.latest.lines.iter().copied().collect();
         let mut failure = Ok(());
         for_each(&self.journal, |line, record| {
-            if failure.is_ok() && lines.contains(&line) && wanted(&record.sample) {
+            if failure.is_ok() && self.latest_lines.contains(&line) && wanted(&record.sample) {
                 failure = visit(record);
             }
         })
@@ -133,8 +134,7 @@ fn write_report_html(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()>
             Ok(())
         },
     )?;
-    let samples = records.iter().map(|r| r.sample.as_str()).collect::<HashSet<_>>().len();
-    let html = evalkit_reports::render_html_sampled(input.results, records, &shown, samples)
+    let html = evalkit_reports::render_html_sampled(input.results, records, &shown)
         .context("cannot render the HTML report")?;
     Ok(out.write_all(html.as_bytes())?)
 }
@@ -149,7 +149,8 @@ fn write_samples_csv(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()>
 
 /// Write every exporter's file into the run folder, each atomically.
 pub fn export(run: &RunDir, suite: &Suite, results: &RunResults, latest: &LatestRecords) -> Result<()> {
-    let input = ExportInput { results, latest, suite, journal: run.records() };
+    let latest_lines = latest.lines.iter().copied().collect();
+    let input = ExportInput { results, latest, suite, journal: run.records(), latest_lines };
     for exporter in EXPORTERS {
         let path = run.output(exporter.file);
         let mut failure = None;

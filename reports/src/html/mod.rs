@@ -54,19 +54,17 @@ pub enum RenderError {
 /// Render the report for `results`, with `records` (the run's journal) in the
 /// per-sample explorer.
 pub fn render_html(results: &RunResults, records: &[Record]) -> Result<String, RenderError> {
-    let samples = explorer::samples_in(records);
-    render_html_sampled(results, records, records, samples)
+    render_html_sampled(results, records, records)
 }
 
 /// Render the report for `results` from the run's latest `records` (their
 /// texts may be cut: the figures read only numbers), with the per-sample
 /// explorer showing `explorer` (whole records of the samples chosen by
-/// [`explorer_samples`]) out of `samples_in_run`.
+/// [`explorer_samples`]) out of every sample in `records`.
 pub fn render_html_sampled(
     results: &RunResults,
     records: &[Record],
     explorer: &[Record],
-    samples_in_run: usize,
 ) -> Result<String, RenderError> {
     let mut env = minijinja::Environment::new();
     // Strict: a misspelt field in the template is an error in the tests, not
@@ -75,7 +73,7 @@ pub fn render_html_sampled(
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
     }
-    let context = Context::new(results, records, explorer, samples_in_run);
+    let context = Context::new(results, records, explorer, explorer::samples_in(records));
     Ok(env.get_template(TEMPLATES[0].0)?.render(minijinja::value::Serde(&context))?)
 }
 

@@ -442,7 +442,7 @@ fn a_large_run_shows_the_samples_where_something_happened_first() {
     assert_eq!(chosen, expected, "the four where something happened, then the first other");
 
     let shown: Vec<Record> = records.iter().filter(|r| chosen.contains(&r.sample)).cloned().collect();
-    let html = render_html_sampled(&results, &records, &shown, 6).unwrap();
+    let html = render_html_sampled(&results, &records, &shown).unwrap();
     assert!(html.contains("The explorer holds 5 of the run's 6 samples"), "the page says it shows a selection");
     assert!(!html.contains("answer to q3"), "samples left out have no row");
     let all = render_html(&results, &records).unwrap();
