@@ -16,6 +16,7 @@
 //! flight, never during backoff.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use evalkit_model_api::{
@@ -24,10 +25,11 @@ use evalkit_model_api::{
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 use crate::cache::ResponseCache;
-use crate::runner::retry::{Jitter, RetryPolicy};
+use crate::redact::Redactor;
+use crate::runner::retry::{Jitter, Retry, RetryPolicy};
 
 /// One connected backend as the caller holds it.
 pub struct CallTarget {
@@ -48,6 +50,9 @@ pub struct Answer {
     pub attempts: u32,
     /// Whether the cache answered.
     pub cached: bool,
+    /// Whether the call gave up before asking because the run is stopping
+    /// ([`Caller::stop`]): nothing to record, the task runs again on resume.
+    pub stopped: bool,
 }
 
 /// Requests, attempts and tokens per backend, over this session.
@@ -72,13 +77,31 @@ pub struct Caller {
     targets: BTreeMap<String, CallTarget>,
     cache: Option<ResponseCache>,
     retry: RetryPolicy,
+    redactor: Redactor,
     usage: Mutex<BTreeMap<String, Usage>>,
+    stop: watch::Sender<bool>,
+    cache_warned: AtomicBool,
 }
 
 impl Caller {
     /// A caller over the connected backends, by suite name.
     pub fn new(targets: BTreeMap<String, CallTarget>, cache: Option<ResponseCache>, retry: RetryPolicy) -> Self {
-        Caller { targets, cache, retry, usage: Mutex::new(BTreeMap::new()) }
+        Caller {
+            targets,
+            cache,
+            retry,
+            redactor: Redactor::default(),
+            usage: Mutex::new(BTreeMap::new()),
+            stop: watch::Sender::new(false),
+            cache_warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Remove these secrets from every answer and error message before
+    /// anyone (cache, journal, terminal) sees it.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// The backend named `name`, if connected.
@@ -96,45 +119,113 @@ impl Caller {
         self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    /// Call backend `name` with `request`, whose cache key is `request_hash`.
+    /// A variant's answer: call backend `name` with `request`, whose cache
+    /// key is `request_hash`. Gives up unasked once the run is stopping.
     pub async fn answer(&self, name: &str, request: &GenRequest, request_hash: &str) -> Answer {
+        self.answer_unless_stopped(name, request, request_hash, true).await
+    }
+
+    async fn answer_unless_stopped(
+        &self,
+        name: &str,
+        request: &GenRequest,
+        request_hash: &str,
+        stoppable: bool,
+    ) -> Answer {
         let Some(target) = self.targets.get(name) else {
             let message = format!("the suite defines no backend `{name}`");
-            return Answer { result: Err(BackendError::Fatal { message }), attempts: 0, cached: false };
+            return Answer { result: Err(BackendError::Fatal { message }), attempts: 0, cached: false, stopped: false };
         };
-        let answer = self.answer_from(target, request, request_hash).await;
-        self.count(name, &answer);
+        let answer = self.answer_from(target, request, request_hash, stoppable).await;
+        if !answer.stopped {
+            self.count(name, &answer);
+        }
         answer
     }
 
-    async fn answer_from(&self, target: &CallTarget, request: &GenRequest, request_hash: &str) -> Answer {
+    async fn answer_from(
+        &self,
+        target: &CallTarget,
+        request: &GenRequest,
+        request_hash: &str,
+        stoppable: bool,
+    ) -> Answer {
         if let Some(response) = self.cache.as_ref().and_then(|cache| cache.get(request_hash)) {
-            return Answer { result: Ok(response), attempts: 0, cached: true };
+            return Answer { result: Ok(response), attempts: 0, cached: true, stopped: false };
         }
+        let stopped = |attempts| Answer {
+            result: Err(BackendError::Transient { message: "the run is stopping".to_owned() }),
+            attempts,
+            cached: false,
+            stopped: true,
+        };
         let mut jitter = Jitter::new(request_hash);
         let mut attempts = 0;
         loop {
-            attempts += 1;
             let result = {
                 // Held only while the request is in flight, not while backing off.
-                let _permit = target.limit.acquire().await;
+                let _permit = tokio::select! {
+                    biased;
+                    () = self.stopping(), if stoppable => return stopped(attempts),
+                    permit = target.limit.acquire() => permit,
+                };
+                attempts += 1;
                 target.backend.generate(request).await
             };
-            match result {
-                Ok(response) => {
-                    if let Some(cache) = &self.cache {
-                        if let Err(error) = cache.put(request_hash, &response) {
-                            eprintln!("warning: cannot write the response cache: {error}");
-                        }
-                    }
-                    return Answer { result: Ok(response), attempts, cached: false };
+            let error = match result {
+                Ok(mut response) => {
+                    response.text = self.redactor.redact_owned(response.text);
+                    self.store(request_hash, &response);
+                    return Answer { result: Ok(response), attempts, cached: false, stopped: false };
                 }
-                Err(error) => match self.retry.next_delay(attempts, &error, jitter.next_unit()) {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => return Answer { result: Err(error), attempts, cached: false },
-                },
+                Err(error) => error.map_message(|m| self.redactor.redact_owned(m)),
+            };
+            let error = match self.retry.next(attempts, &error, jitter.next_unit()) {
+                Retry::After(delay) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => continue,
+                        () = self.stopping(), if stoppable => return stopped(attempts),
+                    }
+                }
+                Retry::GiveUp => error,
+                Retry::WaitTooLong { asked } => error.map_message(|m| {
+                    format!(
+                        "{m}; the server asked to retry after {:.0}s, longer than `max_retry_after` ({:.0}s), so \
+                         evalkit did not wait: raise `[run] max_retry_after`, or `--resume` later",
+                        asked.as_secs_f64(),
+                        self.retry.max_retry_after.as_secs_f64()
+                    )
+                }),
+            };
+            return Answer { result: Err(error), attempts, cached: false, stopped: false };
+        }
+    }
+
+    /// Cache a response. A cache that cannot be written (a full disk, a
+    /// read-only folder) costs speed on the next run, not this run's
+    /// results: it is said once, not once per task.
+    fn store(&self, request_hash: &str, response: &Response) {
+        let Some(cache) = &self.cache else { return };
+        if let Err(error) = cache.put(request_hash, response) {
+            if !self.cache_warned.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "warning: cannot write the response cache ({error}); the run goes on without caching new answers"
+                );
             }
         }
+    }
+
+    /// Ask every answer not yet sent to give up: requests in flight finish,
+    /// backoffs and waits for a concurrency permit end at once.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Resolves once [`Caller::stop`] was called.
+    async fn stopping(&self) {
+        let mut stop = self.stop.subscribe();
+        // The sender lives as long as `self`, so this cannot fail while awaited.
+        let _ = stop.wait_for(|stopping| *stopping).await;
     }
 
     fn count(&self, name: &str, answer: &Answer) {
@@ -172,7 +263,9 @@ impl ModelCaller for Caller {
             // A metric's calls are keyed like a first repeat: the same judge
             // prompt to the same backend is answered once, then from the cache.
             let request_hash = request_hash(&target.identity, &request, 0);
-            let answer = self.answer(backend, &request, &request_hash).await;
+            // A metric scores an answer already paid for: its calls finish
+            // even while the run stops, so the record is complete.
+            let answer = self.answer_unless_stopped(backend, &request, &request_hash, false).await;
             ModelCall {
                 backend: backend.to_owned(),
                 request,
@@ -210,7 +303,12 @@ mod tests {
 
     #[test]
     fn hash_changes_with_anything_that_changes_the_answer() {
-        let identity = BackendIdentity { kind: "openai".into(), endpoint: "http://a/v1".into(), model: "m".into() };
+        let identity = BackendIdentity {
+            kind: "openai".into(),
+            endpoint: "http://a/v1".into(),
+            model: "m".into(),
+            settings: Default::default(),
+        };
         let request = GenRequest {
             prompt: Prompt::Chat(vec![Message { role: "user".into(), content: "hi".into() }]),
             params: GenParams::default(),
@@ -224,5 +322,8 @@ mod tests {
         assert_ne!(base, request_hash(&identity, &other, 0));
         let moved = BackendIdentity { endpoint: "http://b/v1".into(), ..identity.clone() };
         assert_ne!(base, request_hash(&moved, &request, 0));
+        let mut other_device = identity.clone();
+        other_device.settings.insert("device".into(), "cuda:0".into());
+        assert_ne!(base, request_hash(&other_device, &request, 0));
     }
 }

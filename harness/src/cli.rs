@@ -104,7 +104,11 @@ pub fn main() -> ExitCode {
                 }
             };
             let options = commands::run::RunOptions { suite, resume, no_cache, output_dir, quiet };
-            runtime.block_on(commands::run::run(options))
+            let result = runtime.block_on(commands::run::run(options));
+            // A local model's computation cannot be cancelled; after a second
+            // Ctrl-C the outputs are written, and the process must not wait for it.
+            runtime.shutdown_background();
+            result
         }
         Command::Validate { suite } => commands::validate::validate(&suite).map(|()| exit::SUCCESS),
         Command::Report { run_dir } => commands::report::report(&run_dir).map(|()| exit::SUCCESS),
@@ -117,7 +121,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
-            eprint!("{failure}");
+            // Failures quote servers and datasets: no escape sequence gets through.
+            eprint!("{}", evalkit_reports::terminal::escape_controls(&failure.to_string()));
             ExitCode::from(failure.code())
         }
     }

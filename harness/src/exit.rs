@@ -7,6 +7,7 @@
 //! | 2    | invalid input: suite, dataset or arguments |
 //! | 3    | the run could not complete: error budget exceeded, backend unreachable, I/O failure |
 //! | 130  | interrupted (Ctrl-C); resume with `--resume` |
+//! | 143  | stopped by SIGTERM; resume with `--resume` |
 
 use std::fmt;
 
@@ -20,8 +21,10 @@ pub const GATE_FAILED: u8 = 1;
 pub const INVALID_INPUT: u8 = 2;
 /// The run could not complete.
 pub const INCOMPLETE: u8 = 3;
-/// Interrupted by the user.
+/// Interrupted by the user (Ctrl-C, SIGINT).
 pub const INTERRUPTED: u8 = 130;
+/// Stopped by SIGTERM (a CI runner or Kubernetes ending the job).
+pub const TERMINATED: u8 = 143;
 
 /// A failure with its exit code.
 pub enum Failure {

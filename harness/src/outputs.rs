@@ -59,9 +59,26 @@ pub fn read_records(run: &RunDir) -> Result<LatestRecords> {
     let latest = read_latest(&path, evalkit_reports::junit::OUTPUT_CHARS + 1)
         .with_context(|| format!("cannot read the journal `{}`", path.display()))?;
     for (line, why) in &latest.skipped {
+        let why = evalkit_reports::terminal::escape_controls(why);
         eprintln!("warning: {}:{line}: skipped an unreadable record ({why})", path.display());
     }
-    Ok(latest)
+    Ok(without_stale(latest, &run.manifest.stale_samples))
+}
+
+/// The records of samples the plan still has: the plan, not the journal,
+/// decides what counts.
+fn without_stale(latest: LatestRecords, stale: &[String]) -> LatestRecords {
+    if stale.is_empty() {
+        return latest;
+    }
+    let stale: std::collections::HashSet<&str> = stale.iter().map(String::as_str).collect();
+    let (records, lines) = latest
+        .records
+        .into_iter()
+        .zip(latest.lines)
+        .filter(|(record, _)| !stale.contains(record.sample.as_str()))
+        .unzip();
+    LatestRecords { records, lines, skipped: latest.skipped }
 }
 
 /// One output file of a run.
@@ -116,7 +133,9 @@ const EXPORTERS: &[Exporter] = &[
     },
     Exporter {
         file: "results.csv",
-        write: |i, out| Ok(out.write_all(evalkit_reports::results_csv(i.results).as_bytes())?),
+        write: |i, out| {
+            Ok(out.write_all(evalkit_reports::results_csv(i.results, i.suite.file.report.csv_formulas).as_bytes())?)
+        },
     },
     Exporter { file: "samples.csv", write: write_samples_csv },
 ];
@@ -141,7 +160,7 @@ fn write_report_html(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()>
 
 /// `samples.csv`: every task with its whole answer, a row at a time.
 fn write_samples_csv(input: &ExportInput<'_>, out: &mut dyn Write) -> Result<()> {
-    let mut csv = SamplesCsv::new(input.results, out)?;
+    let mut csv = SamplesCsv::new(input.results, out, input.suite.file.report.csv_formulas)?;
     input.whole_records(|_| true, |record| Ok(csv.row(&record)?))?;
     csv.finish()?;
     Ok(())

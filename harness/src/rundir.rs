@@ -22,6 +22,14 @@ use sha2::{Digest, Sha256};
 use crate::dataset::Dataset;
 use crate::suite::Suite;
 
+/// The lock file inside a run folder (hidden: it is no output).
+pub const LOCK_FILE: &str = ".lock";
+
+/// Held while a process writes a run folder; see [`RunDir::lock`].
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
 /// An existing or new run directory.
 pub struct RunDir {
     /// The folder.
@@ -59,6 +67,7 @@ impl RunDir {
             datasets: fingerprints(datasets),
             backends,
             planned_tasks: Some(planned_tasks),
+            stale_samples: Vec::new(),
         };
         let run = RunDir { path, manifest };
         write_file(&run.suite_toml(), resolved_suite(suite)?.as_bytes())?;
@@ -71,6 +80,27 @@ impl RunDir {
     pub fn mark_finished(&mut self) -> Result<()> {
         if self.manifest.finished_at.is_none() {
             self.manifest.finished_at = Some(crate::clock::now_rfc3339());
+            self.write_manifest()?;
+        }
+        Ok(())
+    }
+
+    /// A `--resume` found the dataset edited: record the plan as it is now
+    /// (fingerprints, planned tasks) and which samples of the journal it no
+    /// longer has, so that every later reading of the run leaves them out.
+    pub fn replan(
+        &mut self,
+        datasets: BTreeMap<String, DatasetFingerprint>,
+        planned_tasks: u64,
+        stale_samples: Vec<String>,
+    ) -> Result<()> {
+        let changed = self.manifest.datasets != datasets
+            || self.manifest.planned_tasks != Some(planned_tasks)
+            || self.manifest.stale_samples != stale_samples;
+        if changed {
+            self.manifest.datasets = datasets;
+            self.manifest.planned_tasks = Some(planned_tasks);
+            self.manifest.stale_samples = stale_samples;
             self.write_manifest()?;
         }
         Ok(())
@@ -103,6 +133,45 @@ impl RunDir {
         let manifest: Manifest =
             serde_json::from_str(&text).with_context(|| format!("cannot parse `{}`", manifest_path.display()))?;
         Ok(RunDir { path: path.to_path_buf(), manifest })
+    }
+
+    /// Become the one process writing this run: two `evalkit run --resume`
+    /// of one folder at once would each ask every pending task. The lock is
+    /// the operating system's (`flock`), so a process that dies, even by
+    /// `kill -9`, releases it; it is held until the [`RunLock`] is dropped.
+    pub fn lock(&self) -> Result<RunLock> {
+        let path = self.path.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the run lock `{}`", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                let by = if holder.is_empty() { String::new() } else { format!(" (by {holder})") };
+                anyhow::bail!(
+                    "run folder `{}` is being written by another `evalkit run`{by}; wait for it to finish, or stop \
+                     it, then `evalkit run --resume {}`",
+                    self.path.display(),
+                    self.path.display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("cannot lock the run folder `{}`", self.path.display()))
+            }
+        }
+        // Who holds it, for the message a second writer gets; not needed for the lock itself.
+        let _ = file.set_len(0);
+        let _ = std::io::Write::write_all(
+            &mut &file,
+            format!("process {} on {}\n", std::process::id(), host_name()).as_bytes(),
+        );
+        Ok(RunLock { _file: file })
     }
 
     /// How each local backend ran (load time, memory), by backend name.

@@ -124,7 +124,12 @@ mod tests {
 
     impl Backend for FlakyJudge {
         fn identity(&self) -> BackendIdentity {
-            BackendIdentity { kind: "test".into(), endpoint: "judge".into(), model: "judge-model".into() }
+            BackendIdentity {
+                kind: "test".into(),
+                endpoint: "judge".into(),
+                model: "judge-model".into(),
+                settings: Default::default(),
+            }
         }
         fn capabilities(&self) -> Capabilities {
             Capabilities::default()
@@ -187,7 +192,12 @@ mod tests {
 
     fn caller(judge: Arc<FlakyJudge>, cache: &std::path::Path) -> Caller {
         let target = CallTarget { identity: judge.identity(), backend: judge, limit: Arc::new(Semaphore::new(1)) };
-        let retry = RetryPolicy { retries: 2, initial: Duration::from_millis(1), max: Duration::from_millis(2) };
+        let retry = RetryPolicy {
+            retries: 2,
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+            max_retry_after: Duration::from_secs(1),
+        };
         Caller::new(BTreeMap::from([("judge".to_owned(), target)]), Some(ResponseCache::new(cache)), retry)
     }
 

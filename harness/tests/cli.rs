@@ -33,6 +33,10 @@ mod run;
 mod run_folders;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/signals.rs"]
+mod signals;
+#[path = "cli/suite_features.rs"]
+mod suite_features;
 #[cfg(not(feature = "local"))]
 #[path = "cli/without_local.rs"]
 mod without_local;

@@ -150,6 +150,25 @@ fn printable(cell: &str) -> String {
     cell.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
+/// Text for the terminal that may quote a server or a dataset (an error
+/// message, a row's value): every control character except newline and tab
+/// is shown escaped (`\u{1b}`), so a hostile message cannot move the
+/// cursor, recolour the screen or rewrite the window title.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +243,14 @@ a              200          20        1.00s        1.00s     -
 incomplete run: 1 planned task(s) have no record yet
 ";
         assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn escape_sequences_in_messages_are_shown_not_obeyed() {
+        let hostile = "HTTP 500: \u{1b}]0;pwned\u{7}\u{1b}[2J\rboom\nnext line\tok";
+        let shown = escape_controls(hostile);
+        assert_eq!(shown, "HTTP 500: \\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{d}boom\nnext line\tok");
+        assert!(matches!(escape_controls("plain\ntext"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

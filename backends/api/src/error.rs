@@ -47,6 +47,19 @@ impl BackendError {
         }
     }
 
+    /// The same error with its message passed through `f` (to redact secrets
+    /// an endpoint echoed back, say). A timeout carries no message.
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            BackendError::RateLimited { retry_after, message } => {
+                BackendError::RateLimited { retry_after, message: f(message) }
+            }
+            BackendError::Transient { message } => BackendError::Transient { message: f(message) },
+            BackendError::Timeout { after } => BackendError::Timeout { after },
+            BackendError::Fatal { message } => BackendError::Fatal { message: f(message) },
+        }
+    }
+
     /// The wait the endpoint asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -9,6 +9,33 @@ use reqwest::StatusCode;
 use evalkit_model_api::BackendError;
 use serde_json::Value;
 
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Follow redirects only within the origin (scheme, host, port) the request
+/// went to. reqwest drops `Authorization` on a cross-origin redirect but
+/// would forward every other configured header (`X-Api-Key: ${KEY}`), so a
+/// redirect elsewhere is refused; the error says where it pointed.
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first() else { return attempt.follow() };
+        if attempt.url().origin() != first.origin() {
+            let message = format!(
+                "the server redirected to {}, another origin than {}; evalkit does not follow it, so that \
+                 the API key and configured headers go only to `base_url` (set `base_url` to the new address \
+                 if you trust it)",
+                attempt.url().origin().ascii_serialization(),
+                first.origin().ascii_serialization()
+            );
+            attempt.error(message)
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// A failure before or while reading a response.
 pub(crate) fn transport_error(url: &str, error: &reqwest::Error) -> BackendError {
     if error.is_timeout() {
@@ -25,16 +52,25 @@ pub(crate) fn transport_error(url: &str, error: &reqwest::Error) -> BackendError
         message.push_str(&cause.to_string());
         source = cause.source();
     }
+    if error.is_redirect() {
+        // The same redirect comes back on every retry.
+        return BackendError::Fatal { message };
+    }
     BackendError::Transient { message }
 }
 
-/// A non-2xx answer.
-pub(crate) fn status_error(status: StatusCode, retry_after: Option<Duration>, body: &str) -> BackendError {
+/// A non-2xx answer from `url`.
+pub(crate) fn status_error(url: &str, status: StatusCode, retry_after: Option<Duration>, body: &str) -> BackendError {
     let detail = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("error").map(error_message))
         .unwrap_or_else(|| snippet(body.as_bytes()));
-    let message = format!("HTTP {status}: {detail}");
+    let mut message = format!("HTTP {status} from {url}: {detail}");
+    if status == StatusCode::NOT_FOUND {
+        message.push_str(
+            " (check `base_url`: OpenAI-compatible servers usually want it to end in `/v1`; and check `model`)",
+        );
+    }
     match status.as_u16() {
         429 => BackendError::RateLimited { retry_after, message },
         408 | 409 | 425 | 500..=599 => BackendError::Transient { message },
@@ -81,13 +117,17 @@ pub(crate) fn snippet(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    const URL: &str = "http://127.0.0.1:9/v2/chat/completions";
+
     #[test]
     fn classifies_statuses() {
-        assert_eq!(status_error(StatusCode::TOO_MANY_REQUESTS, None, "").kind(), "rate_limited");
-        assert_eq!(status_error(StatusCode::BAD_GATEWAY, None, "").kind(), "transient");
-        let fatal = status_error(StatusCode::UNAUTHORIZED, None, r#"{"error":{"message":"bad key"}}"#);
+        assert_eq!(status_error(URL, StatusCode::TOO_MANY_REQUESTS, None, "").kind(), "rate_limited");
+        assert_eq!(status_error(URL, StatusCode::BAD_GATEWAY, None, "").kind(), "transient");
+        let fatal = status_error(URL, StatusCode::UNAUTHORIZED, None, r#"{"error":{"message":"bad key"}}"#);
         assert_eq!(fatal.kind(), "fatal");
         assert!(fatal.to_string().contains("bad key"));
+        let missing = status_error(URL, StatusCode::NOT_FOUND, None, "no such route").to_string();
+        assert!(missing.contains(URL) && missing.contains("base_url"), "{missing}");
     }
 
     #[test]

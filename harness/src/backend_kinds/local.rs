@@ -8,7 +8,7 @@ use evalkit_model_api::{BackendIdentity, Capabilities};
 
 use super::Connected;
 use crate::diagnostic::Diagnostic;
-use crate::suite::check::{check_params, Checker};
+use crate::suite::check::{check_concurrency, check_params, Checker};
 use crate::suite::schema::LocalSpec;
 use crate::suite::source::key_path;
 use crate::suite::Suite;
@@ -37,8 +37,8 @@ pub(super) fn check(c: &mut Checker<'_>, name: &str, spec: &LocalSpec) {
     if spec.n_batch == 0 {
         c.error(&at("n_batch"), "`n_batch` must be at least 1".into(), None);
     }
-    if spec.max_concurrency == Some(0) {
-        c.error(&at("max_concurrency"), "`max_concurrency` must be at least 1".into(), None);
+    if let Some(limit) = spec.max_concurrency {
+        check_concurrency(c, &at("max_concurrency"), "max_concurrency", limit);
     }
     check_params(c, &key_path!["backends", name, "params"], &spec.params);
 }
@@ -73,7 +73,11 @@ pub(super) fn connect(suite: &Suite, name: &str, spec: &LocalSpec) -> Result<Con
         };
         locate(&suite.source, format!("backend `{name}` cannot open `{}`: {error}", config.model.display()), &span, hint)
     })?;
-    Ok(Connected { backend: Arc::new(backend), max_concurrency: spec.max_concurrency.unwrap_or(1) })
+    Ok(Connected {
+        backend: Arc::new(backend),
+        max_concurrency: spec.max_concurrency.unwrap_or(1),
+        secrets: Vec::new(),
+    })
 }
 
 /// Without the `local` feature there is no engine to run the model: say so at the backend.

@@ -26,6 +26,9 @@ pub struct Connected {
     pub backend: Arc<dyn Backend>,
     /// Most requests in flight.
     pub max_concurrency: usize,
+    /// The secret values it was given (its API key, every `${VAR}` it
+    /// expanded), to be redacted from whatever evalkit records or prints.
+    pub secrets: Vec<String>,
 }
 
 impl BackendSpec {

@@ -8,7 +8,7 @@ use evalkit_model_api::{BackendIdentity, Capabilities};
 
 use super::Connected;
 use crate::diagnostic::Diagnostic;
-use crate::suite::check::{check_params, Checker};
+use crate::suite::check::{check_concurrency, check_params, check_seconds, Checker};
 use crate::suite::parse::locate;
 use crate::suite::schema::OpenAiSpec;
 use crate::suite::source::key_path;
@@ -23,6 +23,7 @@ pub(super) fn identity(spec: &OpenAiSpec) -> BackendIdentity {
         kind: "openai".to_owned(),
         endpoint: spec.base_url.trim_end_matches('/').to_owned(),
         model: spec.model.clone(),
+        settings: Default::default(),
     }
 }
 
@@ -38,11 +39,11 @@ pub(super) fn check(c: &mut Checker<'_>, name: &str, spec: &OpenAiSpec) {
     if spec.model.trim().is_empty() {
         c.error(&at("model"), "`model` must not be empty".into(), None);
     }
-    if spec.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-        c.error(&at("timeout"), "`timeout` must be a positive number of seconds".into(), None);
+    if let Some(timeout) = spec.timeout {
+        check_seconds(c, &at("timeout"), "timeout", timeout, false);
     }
-    if spec.max_concurrency == Some(0) {
-        c.error(&at("max_concurrency"), "`max_concurrency` must be at least 1".into(), None);
+    if let Some(limit) = spec.max_concurrency {
+        check_concurrency(c, &at("max_concurrency"), "max_concurrency", limit);
     }
     for (header, value) in &spec.headers {
         if header.eq_ignore_ascii_case("authorization") && !value.contains("${") {
@@ -72,10 +73,14 @@ pub(super) fn connect(suite: &Suite, name: &str, spec: &OpenAiSpec) -> Result<Co
         },
         None => None,
     };
+    let mut secrets: Vec<String> = api_key.iter().cloned().collect();
     let mut headers = Vec::new();
     for (header, template) in &spec.headers {
         match expand_env(template) {
-            Ok(value) => headers.push((header.clone(), value)),
+            Ok((value, expanded)) => {
+                headers.push((header.clone(), value));
+                secrets.extend(expanded);
+            }
             Err(var) => missing.push((key_path!["backends", name, "headers", header.as_str()], var)),
         }
     }
@@ -104,10 +109,11 @@ pub(super) fn connect(suite: &Suite, name: &str, spec: &OpenAiSpec) -> Result<Co
     let backend = OpenAiBackend::new(config)
         .map_err(|error| vec![Diagnostic::new(format!("backend `{name}`: {error}")).in_file(&suite.source.path)])?;
     let max_concurrency = spec.max_concurrency.unwrap_or(suite.file.run.concurrency);
-    Ok(Connected { backend: Arc::new(backend), max_concurrency })
+    Ok(Connected { backend: Arc::new(backend), max_concurrency, secrets })
 }
 
-/// A key that is not set yet is no error before a run, only a warning.
+/// A key or header variable that is not set yet is no error before a run,
+/// only a warning.
 pub(super) fn preflight(name: &str, spec: &OpenAiSpec) {
     if let Some(var) = &spec.api_key_env {
         if std::env::var(var).map_or(true, |v| v.is_empty()) {
@@ -116,32 +122,61 @@ pub(super) fn preflight(name: &str, spec: &OpenAiSpec) {
             );
         }
     }
+    for (header, template) in &spec.headers {
+        for var in env_references(template) {
+            if std::env::var(var).is_err() {
+                eprintln!(
+                    "warning: backend `{name}`'s header `{header}` reads `${{{var}}}`, which is not set here; `evalkit run` will need it"
+                );
+            }
+        }
+    }
 }
 
-/// Replace every `${VAR}` with the variable's value; `Err(VAR)` if one is unset.
-fn expand_env(template: &str) -> Result<String, String> {
+/// The variable names a header template reads (`${VAR}`).
+fn env_references(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start + 2..].find('}') else { break };
+        names.push(&rest[start + 2..start + 2 + len]);
+        rest = &rest[start + 3 + len..];
+    }
+    names
+}
+
+/// Replace every `${VAR}` with the variable's value, and say which values
+/// were put in (they are secrets); `Err(VAR)` if one is unset.
+fn expand_env(template: &str) -> Result<(String, Vec<String>), String> {
     let mut out = String::new();
+    let mut expanded = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("${") {
         let Some(len) = rest[start + 2..].find('}') else { break };
         let var = &rest[start + 2..start + 2 + len];
         out.push_str(&rest[..start]);
-        out.push_str(&std::env::var(var).map_err(|_| var.to_owned())?);
+        let value = std::env::var(var).map_err(|_| var.to_owned())?;
+        out.push_str(&value);
+        expanded.push(value);
         rest = &rest[start + 3 + len..];
     }
     out.push_str(rest);
-    Ok(out)
+    Ok((out, expanded))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::expand_env;
+    use super::{env_references, expand_env};
 
     #[test]
     fn expands_environment_references() {
         std::env::set_var("EVALKIT_TEST_TOKEN", "s3cret");
-        assert_eq!(expand_env("Bearer ${EVALKIT_TEST_TOKEN}!").unwrap(), "Bearer s3cret!");
-        assert_eq!(expand_env("plain").unwrap(), "plain");
+        assert_eq!(
+            expand_env("Bearer ${EVALKIT_TEST_TOKEN}!").unwrap(),
+            ("Bearer s3cret!".to_owned(), vec!["s3cret".to_owned()])
+        );
+        assert_eq!(expand_env("plain").unwrap(), ("plain".to_owned(), vec![]));
         assert_eq!(expand_env("${EVALKIT_TEST_UNSET_VARIABLE}").unwrap_err(), "EVALKIT_TEST_UNSET_VARIABLE");
+        assert_eq!(env_references("Bearer ${A}-${B_C} ${unclosed"), ["A", "B_C"]);
     }
 }

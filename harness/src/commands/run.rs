@@ -3,7 +3,7 @@
 //! Stages: prepare (suite + data) → connect (backends) → plan (render every
 //! prompt) → run folder → execute (journal as tasks finish) → outputs.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,10 +17,12 @@ use crate::caller::{CallTarget, Caller};
 use crate::exit::{self, Failure};
 use crate::plan::{self, Task, TaskKey};
 use crate::prepare::{prepare, Prepared};
+use crate::redact::Redactor;
 use crate::rundir::{fingerprints, RunDir};
 use crate::runner::retry::RetryPolicy;
 use crate::runner::{self, earlier_answers, Limits, PairedStage, Progress, RunEnd, Shared, VariantRuntime};
-use crate::{connect, outputs};
+use crate::signals::Signals;
+use crate::{connect, open_files, outputs};
 
 /// Options of `evalkit run`.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +41,9 @@ pub struct RunOptions {
 
 /// Run (or resume) a suite; returns the exit code.
 pub async fn run(options: RunOptions) -> Result<u8, Failure> {
+    // Listening from the start: a stop request while the suite loads is
+    // honoured as soon as the runner starts, instead of killing the process.
+    let mut signals = Signals::listen().context("cannot listen for Ctrl-C and SIGTERM")?;
     let resumed = match &options.resume {
         // A folder that is not a run is a bad argument (exit 2), not a failed run.
         Some(path) => Some(RunDir::open(path).map_err(|e| {
@@ -63,9 +68,11 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     };
     let prepared = Arc::new(prepare(&suite_path)?);
     let connected = connect::connect(&prepared.suite)?;
+    ensure_open_files(&prepared.suite, &connected)?;
     let suite = &prepared.suite;
     let plan = plan::plan(suite, &prepared.datasets)?;
 
+    let resuming = resumed.is_some();
     let mut run = match resumed {
         Some(run) => {
             warn_if_data_changed(&run, &prepared);
@@ -77,7 +84,11 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
             RunDir::create(&output_dir, suite, &prepared.datasets, backends, plan.tasks.len() as u64)?
         }
     };
+    let _lock = run.lock()?;
     eprintln!("run: {}", run.path.display());
+    if resuming {
+        replan(&mut run, &prepared, plan.tasks.len())?;
+    }
 
     // Finished work is every task the journal holds an answer for. Failed
     // tasks are tried again: a resume usually follows fixing their cause.
@@ -122,9 +133,10 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
         failed_before: 0,
     };
     let pending_count = pending.len();
-    let execution = runner::execute(Arc::clone(&shared), pending, &mut journal, limits, &mut progress, paired)
-        .await
-        .with_context(|| format!("cannot append to the journal `{}`", journal.path().display()))?;
+    let execution =
+        runner::execute(Arc::clone(&shared), pending, &mut journal, limits, &mut progress, paired, &mut signals)
+            .await
+            .with_context(|| format!("cannot append to the journal `{}`", journal.path().display()))?;
     let end = execution.end;
     let elapsed = progress.finish();
 
@@ -164,15 +176,70 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
             suite.file.run.error_budget * 100.0,
             run.path.display()
         ))),
-        RunEnd::Interrupted => {
-            eprintln!("interrupted: finished work is saved; continue with `evalkit run --resume {}`", run.path.display());
-            Ok(exit::INTERRUPTED)
+        RunEnd::Interrupted(signal) => {
+            eprintln!(
+                "stopped by {}: finished work is saved; continue with `evalkit run --resume {}`",
+                signal.name(),
+                run.path.display()
+            );
+            Ok(signal.exit_code())
         }
     }
 }
 
+/// Enough open files for every request the run may keep in flight: `[run]
+/// concurrency`, or less when the backends' `max_concurrency` add up to less.
+fn ensure_open_files(
+    suite: &crate::suite::Suite,
+    connected: &BTreeMap<String, connect::Connected>,
+) -> Result<(), Failure> {
+    let backends: usize = connected.values().map(|c| c.max_concurrency).fold(0, usize::saturating_add);
+    let in_flight = suite.file.run.concurrency.min(backends) as u64;
+    open_files::ensure(open_files::needed_for(in_flight)).map_err(|short| {
+        let path = crate::suite::source::key_path!["run", "concurrency"];
+        let span = suite.source.span_of(&path).unwrap_or(0..0);
+        let message = format!(
+            "{in_flight} requests in flight need about {} open files, but this process may open only {} (hard limit {})",
+            short.needed, short.soft, short.hard
+        );
+        let hint = format!(
+            "lower `concurrency` (or the backends' `max_concurrency`) to at most {}, or raise the limit before running (`ulimit -n {}`)",
+            short.soft.saturating_sub(open_files::RESERVED) / 2,
+            short.needed
+        );
+        Failure::Invalid(crate::suite::parse::locate(&suite.source, message, &span, Some(hint)).into())
+    })
+}
+
 fn runner_duration(elapsed: std::time::Duration) -> String {
     format!("{:.1}s", elapsed.as_secs_f64())
+}
+
+/// On `--resume`, the plan made from the dataset as it is now decides what
+/// counts: samples the journal has but the dataset no longer does are
+/// recorded as stale in the manifest (and so left out of every result), and
+/// the manifest's fingerprints and planned tasks are brought up to date.
+fn replan(run: &mut RunDir, prepared: &Prepared, planned_tasks: usize) -> anyhow::Result<()> {
+    let evaluated = prepared.evaluated();
+    let in_plan: HashSet<&str> = evaluated.samples.iter().map(|s| s.id.as_str()).collect();
+    let journal = run.records();
+    let mut stale = BTreeSet::new();
+    if journal.exists() {
+        let latest = evalkit_record::journal_file::read_latest(&journal, 0)
+            .with_context(|| format!("cannot read the journal `{}`", journal.display()))?;
+        stale.extend(latest.records.into_iter().map(|r| r.sample).filter(|id| !in_plan.contains(id.as_str())));
+    }
+    if !stale.is_empty() {
+        let listed: Vec<&str> = stale.iter().take(5).map(String::as_str).collect();
+        eprintln!(
+            "warning: {} samples in the journal are no longer in `{}` ({}{}); their records are left out of the results",
+            stale.len(),
+            evaluated.path.display(),
+            listed.join(", "),
+            if stale.len() > listed.len() { ", …" } else { "" }
+        );
+    }
+    run.replan(fingerprints(&prepared.datasets), planned_tasks as u64, stale.into_iter().collect())
 }
 
 fn warn_if_data_changed(run: &RunDir, prepared: &Prepared) {
@@ -215,12 +282,14 @@ fn shared_state(prepared: Arc<Prepared>, connected: &BTreeMap<String, connect::C
         retries: run.retries,
         initial: std::time::Duration::from_secs_f64(run.backoff),
         max: std::time::Duration::from_secs_f64(run.max_backoff),
+        max_retry_after: std::time::Duration::from_secs_f64(run.max_retry_after),
     };
     let cache = (!no_cache).then(|| ResponseCache::new(&run.cache_dir));
+    let redactor = Redactor::new(connected.values().flat_map(|c| c.secrets.iter().cloned()));
     Shared {
         variants,
         metrics: suite.metrics.clone(),
-        caller: Arc::new(Caller::new(targets, cache, retry)),
+        caller: Arc::new(Caller::new(targets, cache, retry).with_redactor(redactor)),
         reference_field: spec.reference_field.clone().unwrap_or_else(|| "answer".to_owned()),
         cluster_field: spec.cluster_field.clone(),
         prepared,

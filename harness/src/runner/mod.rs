@@ -25,6 +25,7 @@ use futures_util::FutureExt;
 use tokio::task::JoinSet;
 
 use crate::plan::Task;
+use crate::signals::{Signals, StopSignal};
 pub use paired::{earlier_answers, PairedStage};
 pub use progress::Progress;
 pub use task::{Shared, VariantRuntime};
@@ -40,11 +41,11 @@ pub enum RunEnd {
         failed: usize,
         /// Planned tasks.
         total: usize,
-        /// The most recent failure, as a clue.
+        /// The failure that went over the budget, as a clue.
         last_error: String,
     },
-    /// Ctrl-C.
-    Interrupted,
+    /// Ctrl-C or SIGTERM.
+    Interrupted(StopSignal),
 }
 
 /// What an execution did.
@@ -71,6 +72,11 @@ pub struct Limits {
 
 /// Run `pending` tasks, appending each record to `journal` as it finishes.
 /// `paired` holds records back for the paired stage when the suite has paired metrics.
+///
+/// A stop request (the first signal, or failures beyond the error budget)
+/// starts no new task and asks the caller to give up on answers not yet
+/// sent; the tasks whose request is in flight finish and are journaled, since
+/// they are paid for. A second signal stops at once.
 pub async fn execute(
     shared: Arc<Shared>,
     pending: impl IntoIterator<Item = Task>,
@@ -78,16 +84,17 @@ pub async fn execute(
     limits: Limits,
     progress: &mut Progress,
     mut paired: Option<PairedStage>,
+    signals: &mut Signals,
 ) -> std::io::Result<Execution> {
     let mut queue = pending.into_iter();
     let mut recorded = 0;
-    let mut running: JoinSet<(usize, u32, Option<Record>)> = JoinSet::new();
+    let mut running: JoinSet<(usize, u32, TaskEnd)> = JoinSet::new();
     let mut failed = limits.failed_before;
     let allowed_failures = limits.error_budget * limits.total_tasks as f64;
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
+    // Set once the run is stopping: how it will end.
+    let mut stopping: Option<RunEnd> = None;
     loop {
-        while running.len() < limits.concurrency.max(1) {
+        while stopping.is_none() && running.len() < limits.concurrency.max(1) {
             match queue.next() {
                 Some(task) => {
                     let shared = Arc::clone(&shared);
@@ -95,8 +102,12 @@ pub async fn execute(
                     running.spawn(async move {
                         // A panic inside a task is a bug in evalkit; caught here so that its
                         // sample's other records are not held forever by the paired stage.
-                        let record = AssertUnwindSafe(task::run(shared, task)).catch_unwind().await.ok();
-                        (sample, repeat, record)
+                        let end = match AssertUnwindSafe(task::run(shared, task)).catch_unwind().await {
+                            Ok(Some(record)) => TaskEnd::Recorded(Box::new(record)),
+                            Ok(None) => TaskEnd::Stopped,
+                            Err(_) => TaskEnd::Panicked,
+                        };
+                        (sample, repeat, end)
                     });
                 }
                 None => break,
@@ -104,22 +115,42 @@ pub async fn execute(
         }
         let joined = tokio::select! {
             joined = running.join_next() => joined,
-            _ = &mut interrupt => {
-                running.abort_all();
-                return Ok(Execution { end: RunEnd::Interrupted, recorded });
+            signal = signals.next() => {
+                if stopping.is_some() || running.is_empty() {
+                    running.abort_all();
+                    if !running.is_empty() {
+                        eprintln!("{}: stopping now; {} tasks in flight will run again on --resume", signal.name(), running.len());
+                    }
+                    return Ok(Execution { end: RunEnd::Interrupted(signal), recorded });
+                }
+                eprintln!(
+                    "{}: stopping; finishing the {} tasks in flight (press Ctrl-C again to stop at once)",
+                    signal.name(),
+                    running.len()
+                );
+                shared.caller.stop();
+                stopping = Some(RunEnd::Interrupted(signal));
+                continue;
             }
         };
-        let Some(joined) = joined else { return Ok(Execution { end: RunEnd::Completed, recorded }) };
-        let (sample, repeat, record) = match joined {
+        let Some(joined) = joined else {
+            return Ok(Execution { end: stopping.unwrap_or(RunEnd::Completed), recorded });
+        };
+        let (sample, repeat, end) = match joined {
             Ok(finished) => finished,
             Err(error) => {
                 eprintln!("warning: a task failed inside evalkit ({error}); it will run again on --resume");
                 continue;
             }
         };
-        if record.is_none() {
-            eprintln!("warning: a task failed inside evalkit; it will run again on --resume");
-        }
+        let record = match end {
+            TaskEnd::Recorded(record) => Some(*record),
+            TaskEnd::Stopped => None,
+            TaskEnd::Panicked => {
+                eprintln!("warning: a task failed inside evalkit; it will run again on --resume");
+                None
+            }
+        };
         let ready = match paired.as_mut() {
             Some(stage) => stage.finished(&shared, sample, repeat, record).await,
             None => record.into_iter().collect(),
@@ -130,13 +161,34 @@ pub async fn execute(
             progress.finished(&record);
             if let Outcome::Error(error) = &record.outcome {
                 failed += 1;
-                if failed as f64 > allowed_failures {
-                    running.abort_all();
-                    let end =
-                        RunEnd::BudgetExceeded { failed, total: limits.total_tasks, last_error: error.message.clone() };
-                    return Ok(Execution { end, recorded });
+                if failed as f64 > allowed_failures && stopping.is_none() {
+                    if !running.is_empty() {
+                        eprintln!(
+                            "error budget exceeded: starting no new task; finishing the {} in flight",
+                            running.len()
+                        );
+                    }
+                    shared.caller.stop();
+                    stopping = Some(RunEnd::BudgetExceeded {
+                        failed,
+                        total: limits.total_tasks,
+                        last_error: error.message.clone(),
+                    });
                 }
             }
         }
+        if let Some(RunEnd::BudgetExceeded { failed: counted, .. }) = &mut stopping {
+            *counted = failed;
+        }
     }
+}
+
+/// How one task ended.
+enum TaskEnd {
+    /// With a record to journal.
+    Recorded(Box<Record>),
+    /// Without asking, because the run is stopping; it runs again on resume.
+    Stopped,
+    /// In a panic (a bug); it runs again on resume.
+    Panicked,
 }

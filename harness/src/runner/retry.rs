@@ -13,24 +13,43 @@ pub struct RetryPolicy {
     pub initial: Duration,
     /// Upper bound on computed delays (not on a server's `Retry-After`).
     pub max: Duration,
+    /// The longest `Retry-After` waited for; a server asking for more gets no retry.
+    pub max_retry_after: Duration,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Retry {
+    /// Wait this long, then try again.
+    After(Duration),
+    /// Give up: the error is fatal or the retries are spent.
+    GiveUp,
+    /// Give up: the server asked to wait longer than `max_retry_after`.
+    WaitTooLong {
+        /// What the server asked for.
+        asked: Duration,
+    },
 }
 
 impl RetryPolicy {
-    /// How long to wait before the next attempt, or `None` to give up.
-    /// `failed_attempts` counts attempts made so far (1 after the first failure).
-    /// `jitter` is a number in [0, 1).
-    pub fn next_delay(&self, failed_attempts: u32, error: &BackendError, jitter: f64) -> Option<Duration> {
+    /// What to do after `failed_attempts` attempts (1 after the first failure)
+    /// ended in `error`. `jitter` is a number in [0, 1).
+    pub fn next(&self, failed_attempts: u32, error: &BackendError, jitter: f64) -> Retry {
         if !error.is_retryable() || failed_attempts > self.retries {
-            return None;
+            return Retry::GiveUp;
         }
         if let Some(asked) = error.retry_after() {
-            // The server knows its own limits: wait at least what it asked.
-            return Some(asked + self.initial.mul_f64(jitter * 0.1));
+            // The server knows its own limits: wait at least what it asked,
+            // unless that is longer than anyone would wait for one task.
+            if asked > self.max_retry_after {
+                return Retry::WaitTooLong { asked };
+            }
+            return Retry::After(asked + self.initial.mul_f64(jitter * 0.1));
         }
         let exponent = failed_attempts.saturating_sub(1).min(30);
         let full = self.initial.saturating_mul(1u32 << exponent).min(self.max);
         // "Equal jitter": at least half the delay, so retries never stampede back at once.
-        Some(full.mul_f64(0.5 + 0.5 * jitter))
+        Retry::After(full.mul_f64(0.5 + 0.5 * jitter))
     }
 }
 
@@ -59,25 +78,46 @@ mod tests {
     use super::*;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy { retries: 3, initial: Duration::from_millis(100), max: Duration::from_millis(300) }
+        RetryPolicy {
+            retries: 3,
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+
+    fn delay(retry: Retry) -> Duration {
+        match retry {
+            Retry::After(delay) => delay,
+            other => panic!("expected a delay, got {other:?}"),
+        }
     }
 
     #[test]
     fn backs_off_exponentially_within_bounds() {
         let error = BackendError::Transient { message: String::new() };
-        let delays: Vec<Duration> = (1..=3).map(|n| policy().next_delay(n, &error, 0.999_999).unwrap()).collect();
+        let delays: Vec<Duration> = (1..=3).map(|n| delay(policy().next(n, &error, 0.999_999))).collect();
         assert!(delays[0] <= Duration::from_millis(100) && delays[0] >= Duration::from_millis(99));
         assert!(delays[1] >= Duration::from_millis(199));
         assert!(delays[2] <= Duration::from_millis(300), "capped at max");
-        assert_eq!(policy().next_delay(1, &error, 0.0), Some(Duration::from_millis(50)));
-        assert_eq!(policy().next_delay(4, &error, 0.5), None, "attempts are capped");
+        assert_eq!(policy().next(1, &error, 0.0), Retry::After(Duration::from_millis(50)));
+        assert_eq!(policy().next(4, &error, 0.5), Retry::GiveUp, "attempts are capped");
     }
 
     #[test]
-    fn honours_retry_after_and_never_retries_fatal() {
-        let limited = BackendError::RateLimited { retry_after: Some(Duration::from_secs(2)), message: String::new() };
-        assert!(policy().next_delay(1, &limited, 0.5).unwrap() >= Duration::from_secs(2));
-        assert_eq!(policy().next_delay(1, &BackendError::Fatal { message: String::new() }, 0.5), None);
+    fn honours_retry_after_up_to_its_cap_and_never_retries_fatal() {
+        let limited = |seconds| BackendError::RateLimited {
+            retry_after: Some(Duration::from_secs(seconds)),
+            message: String::new(),
+        };
+        assert!(delay(policy().next(1, &limited(2), 0.5)) >= Duration::from_secs(2));
+        assert!(delay(policy().next(1, &limited(60), 0.5)) >= Duration::from_secs(60));
+        assert_eq!(
+            policy().next(1, &limited(3600), 0.5),
+            Retry::WaitTooLong { asked: Duration::from_secs(3600) },
+            "an hour is not waited for"
+        );
+        assert_eq!(policy().next(1, &BackendError::Fatal { message: String::new() }, 0.5), Retry::GiveUp);
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub struct VariantRuntime {
 }
 
 /// Run one task to its record. Never fails: errors become error records.
-pub async fn run(shared: Arc<Shared>, task: Task) -> Record {
+/// `None` when the run stopped before the task asked its model.
+pub async fn run(shared: Arc<Shared>, task: Task) -> Option<Record> {
     let variant = &shared.variants[task.variant];
     let sample = &shared.dataset().samples[task.sample];
     let record = |prompt, request_hash, outcome, scores, attempts, cached| Record {
@@ -73,11 +74,21 @@ pub async fn run(shared: Arc<Shared>, task: Task) -> Record {
         Ok(request) => request,
         Err(message) => {
             let outcome = Outcome::Error(CallError { kind: "prompt".to_owned(), message });
-            return record(Prompt::Completion(String::new()), String::new(), outcome, Default::default(), 0, false);
+            return Some(record(
+                Prompt::Completion(String::new()),
+                String::new(),
+                outcome,
+                Default::default(),
+                0,
+                false,
+            ));
         }
     };
     let hash = request_hash(&variant.identity, &request, task.repeat);
     let answer = shared.caller.answer(&variant.backend, &request, &hash).await;
+    if answer.stopped {
+        return None;
+    }
     let (outcome, scores) = match answer.result {
         Ok(response) => {
             let scores =
@@ -87,5 +98,5 @@ pub async fn run(shared: Arc<Shared>, task: Task) -> Record {
         }
         Err(error) => (Outcome::Error(CallError::from(&error)), Default::default()),
     };
-    record(request.prompt, hash, outcome, scores, answer.attempts, answer.cached)
+    Some(record(request.prompt, hash, outcome, scores, answer.attempts, answer.cached))
 }

@@ -237,3 +237,36 @@ fn bad_arguments_exit_2() {
     assert_ne!(output.code, Some(0), "{}", output.stderr);
     assert!(output.stderr.contains("not a run folder"), "{}", output.stderr);
 }
+
+#[test]
+fn concurrency_beyond_the_open_file_limit_is_refused_before_any_request() {
+    let sandbox = Sandbox::new();
+    let server = Server::answering(CAPITALS_ANSWERS);
+    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    let suite = capitals_suite("fds", "", "concurrency = 5000");
+    sandbox.write_suite("suite.toml", &suite, &server.base_url());
+    // A shell lowers both limits to 256 for evalkit alone.
+    let command = evalkit_command(sandbox.path(), &["run", "suite.toml"]);
+    let program = command.get_program().to_owned();
+    let mut shell = std::process::Command::new("sh");
+    shell
+        .args(["-c", "ulimit -n 256 && ulimit -Hn 256 && exec \"$0\" \"$@\""])
+        .arg(program)
+        .args(command.get_args())
+        .current_dir(sandbox.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(name, value),
+            None => shell.env_remove(name),
+        };
+    }
+    let output = run_with_timeout(shell, std::time::Duration::from_secs(60));
+    output.expect_code(2);
+    let (line, column) = position_of(&suite, "concurrency = 5000");
+    assert!(output.stderr.contains(&format!("suite.toml:{line}:{column}")), "{}", output.stderr);
+    assert!(output.stderr.contains("may open only 256") && output.stderr.contains("ulimit -n"), "{}", output.stderr);
+    assert_eq!(server.request_count(), 0);
+}

@@ -124,3 +124,19 @@ fn failed_requests_are_not_cached() {
     assert_eq!(server.requests_for("France").len(), 3);
     assert_eq!(server.request_count(), 6, "only France is asked again");
 }
+
+#[test]
+fn a_cache_that_cannot_be_written_warns_once_and_loses_nothing() {
+    let sandbox = Sandbox::new();
+    let server = Server::answering(CAPITALS_ANSWERS);
+    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    // A file where the cache folder should be: every write fails, as on a full disk.
+    sandbox.write("blocked", "not a folder");
+    let run = format!("{FAST_RUN}cache_dir = \"blocked/cache\"\n");
+    sandbox.write_suite("suite.toml", &capitals_suite("unwritable", "", &run), &server.base_url());
+
+    let output = sandbox.evalkit(&["run", "suite.toml"]);
+    output.expect_code(0);
+    assert_eq!(output.stderr.matches("cannot write the response cache").count(), 1, "{}", output.stderr);
+    assert_eq!(read_records(&output.run_dir(sandbox.path())).len(), 4, "every answer is journaled");
+}

@@ -256,3 +256,38 @@ fn an_unreachable_backend_exits_3() {
         output.stderr
     );
 }
+
+#[test]
+fn a_retry_after_beyond_max_retry_after_is_not_waited_for_and_says_why() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(|_, _| Reply::rate_limited(3600));
+    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    let run = format!("{FAST_RUN}error_budget = 1.0\nmax_retry_after = 30\n");
+    sandbox.write_suite("suite.toml", &capitals_suite("patience", "", &run), &server.base_url());
+
+    let output = sandbox.evalkit(&["run", "suite.toml"]);
+    output.expect_code(0);
+    assert_eq!(server.request_count(), 4, "one request per task, no retry");
+    let records = read_records(&output.run_dir(sandbox.path()));
+    for record in &records {
+        let message = record["outcome"]["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("retry after 3600s") && message.contains("max_retry_after"),
+            "the journal says why it did not wait: {message}"
+        );
+    }
+}
+
+#[test]
+fn escape_sequences_in_a_server_message_are_printed_escaped() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(|_, _| Reply::status(500, "\u{1b}]0;owned\u{7}\u{1b}[2Jdown"));
+    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    let run = "retries = 0\nconcurrency = 1\nerror_budget = 0\n";
+    sandbox.write_suite("suite.toml", &capitals_suite("escapes", "", run), &server.base_url());
+
+    let output = sandbox.evalkit(&["run", "suite.toml"]);
+    output.expect_code(3);
+    assert!(!output.all().contains('\u{1b}') && !output.all().contains('\u{7}'), "{:?}", output.all());
+    assert!(output.stderr.contains("\\u{1b}[2Jdown"), "the message is shown, escaped:\n{}", output.stderr);
+}

@@ -260,3 +260,65 @@ fn resume_retries_failed_tasks_and_the_latest_record_wins() {
     assert_eq!(exact["mean"], 0.75, "{exact:#}");
     assert_eq!(usage(&results, "base")["tasks"], 4, "a superseded record is not counted");
 }
+
+#[test]
+fn a_second_writer_of_a_run_folder_is_refused() {
+    let sandbox = Sandbox::new();
+    let delay = Arc::new(AtomicU64::new(200));
+    let server = summing_server(Arc::clone(&delay));
+    sandbox.write("sums.jsonl", &dataset());
+    sandbox.write_suite("suite.toml", SUITE, &server.base_url());
+
+    let mut child = spawn_evalkit(sandbox.path(), &["run", "suite.toml", "--no-cache", "-q"], "first");
+    let mut run_dir = None;
+    let started = wait_until(Duration::from_secs(30), || {
+        run_dir = the_run_dir(sandbox.path());
+        run_dir.is_some() && server.request_count() > 0
+    });
+    assert!(started, "the first run did not start");
+    let run_dir = run_dir.unwrap();
+
+    let second = sandbox.evalkit(&["run", "--resume", run_dir.to_str().unwrap(), "--no-cache", "-q"]);
+    second.expect_code(3);
+    assert!(second.stderr.contains("is being written by another `evalkit run`"), "{}", second.stderr);
+
+    // The first run goes on alone: every sample asked exactly once.
+    delay.store(0, Ordering::Relaxed);
+    let status = child.wait().expect("wait for the first run");
+    assert_eq!(status.code(), Some(0));
+    let prompts: Vec<String> = server.requests().iter().map(|r| r.prompt()).collect();
+    let distinct: BTreeSet<&String> = prompts.iter().collect();
+    assert_eq!((prompts.len(), distinct.len()), (SAMPLES, SAMPLES), "nothing asked twice");
+    assert_eq!(read_records(&run_dir).len(), SAMPLES);
+}
+
+#[test]
+fn after_a_row_is_removed_resume_leaves_its_records_out() {
+    let sandbox = Sandbox::new();
+    let server = Server::answering(CAPITALS_ANSWERS);
+    sandbox.write("qa.jsonl", CAPITALS_JSONL);
+    sandbox.write_suite("suite.toml", &capitals_suite("edited", "", FAST_RUN), &server.base_url());
+    let first = sandbox.evalkit(&["run", "suite.toml"]);
+    first.expect_code(0);
+    let run_dir = first.run_dir(sandbox.path());
+
+    // Spain goes; the others stay.
+    let without_spain: String =
+        CAPITALS_JSONL.lines().filter(|l| !l.contains("\"es\"")).map(|l| format!("{l}\n")).collect();
+    sandbox.write("qa.jsonl", &without_spain);
+    let resumed = sandbox.evalkit(&["run", "--resume", run_dir.to_str().unwrap()]);
+    resumed.expect_code(0);
+    assert!(resumed.stderr.contains("1 samples in the journal are no longer in"), "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("(es)"), "{}", resumed.stderr);
+
+    for results in [read_results(&run_dir), {
+        sandbox.evalkit(&["report", run_dir.to_str().unwrap()]).expect_code(0);
+        read_results(&run_dir)
+    }] {
+        let exact = aggregate(&results, "base", "exact_match");
+        assert_eq!((exact["total"].as_u64(), exact["n_samples"].as_u64()), (Some(3), Some(3)), "{exact:#}");
+        assert_eq!(exact["mean"], 1.0, "Spain, the wrong answer, no longer counts: {exact:#}");
+        assert_eq!(results["run"]["complete"], true);
+    }
+    assert_eq!(read_records(&run_dir).len(), 4, "the journal keeps every record");
+}

@@ -47,8 +47,14 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub backends: BTreeMap<String, BackendIdentity>,
     /// Tasks in the plan (variants × samples × repeats), version 2 on.
+    /// A `--resume` after the dataset was edited updates it, with `datasets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub planned_tasks: Option<u64>,
+    /// Samples the journal has records for that the dataset no longer holds
+    /// (rows removed before a `--resume`): their records stay in the
+    /// journal, and are left out of every result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_samples: Vec<String>,
 }
 
 /// Which file a dataset came from, and its content hash.

@@ -52,6 +52,7 @@ impl OpenAiBackend {
         }
         let client = reqwest::Client::builder()
             .default_headers(headers)
+            .redirect(classify::same_origin_redirects())
             .connect_timeout(config.timeout.min(Duration::from_secs(30)))
             .build()
             .map_err(|e| BackendError::Fatal { message: format!("cannot build HTTP client: {e}") })?;
@@ -79,7 +80,7 @@ impl OpenAiBackend {
         if !status.is_success() {
             let retry_after = classify::retry_after(response.headers());
             let text = response.text().await.unwrap_or_default();
-            return Err(classify::status_error(status, retry_after, &text));
+            return Err(classify::status_error(&url, status, retry_after, &text));
         }
         if self.config.stream {
             self.read_stream(response, started).await
@@ -142,6 +143,7 @@ impl Backend for OpenAiBackend {
             kind: "openai".to_owned(),
             endpoint: self.config.base_url.trim_end_matches('/').to_owned(),
             model: self.config.model.clone(),
+            settings: Default::default(),
         }
     }
 
