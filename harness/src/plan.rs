@@ -56,6 +56,18 @@ pub fn plan(suite: &Suite, datasets: &BTreeMap<String, Dataset>) -> Result<Plan,
         for index in 0..evaluated.samples.len() {
             match render(suite, datasets, prompt, index) {
                 Ok(_) => {}
+                // Wrong for every row: said once, at the prompt, not once per row.
+                Err(RenderError::Broken(message)) => {
+                    let path = crate::suite::source::key_path!["prompts", prompt];
+                    let span = suite.source.span_of(&path).unwrap_or(0..0);
+                    problems.push(crate::suite::parse::locate(
+                        &suite.source,
+                        format!("prompt `{prompt}`: {message}"),
+                        &span,
+                        Some("templates have minijinja's built-in filters and tests (docs/suite.md, \"Templates\"); check the spelling".into()),
+                    ));
+                    break;
+                }
                 Err(error) if problems.len() < MAX_ROW_PROBLEMS => {
                     problems.push(render_problem(prompt, evaluated, index, error))
                 }
@@ -73,6 +85,21 @@ pub fn plan(suite: &Suite, datasets: &BTreeMap<String, Dataset>) -> Result<Plan,
         return Err(Diagnostics(problems));
     }
     check_scoring(suite, evaluated)?;
+    let planned =
+        (evaluated.samples.len() as u64).saturating_mul(suite.variants.len() as u64).saturating_mul(u64::from(repeats));
+    if planned > MAX_TASKS {
+        let span = suite.source.span_of(&crate::suite::source::key_path!["run", "repeats"]).unwrap_or(0..0);
+        return Err(Diagnostics(vec![crate::suite::parse::locate(
+            &suite.source,
+            format!(
+                "{} samples × {} variants × {repeats} repeats = {planned} tasks, more than one run can hold ({MAX_TASKS})",
+                evaluated.samples.len(),
+                suite.variants.len()
+            ),
+            &span,
+            Some("lower `repeats`, or run a part of the dataset (`[datasets.<name>] limit`)".into()),
+        )]));
+    }
     let mut tasks = Vec::with_capacity(evaluated.samples.len() * suite.variants.len() * repeats as usize);
     for sample in 0..evaluated.samples.len() {
         for variant in 0..suite.variants.len() {
@@ -91,7 +118,7 @@ pub fn request(suite: &Suite, datasets: &BTreeMap<String, Dataset>, task: &Task)
     let variant: &Variant = &suite.variants[task.variant];
     let prompt = render(suite, datasets, &variant.prompt, task.sample).map_err(|error| match error {
         RenderError::MissingFields(fields) => format!("the prompt uses missing fields {}", fields.join(", ")),
-        RenderError::Template(message) => message,
+        RenderError::Template(message) | RenderError::Broken(message) => message,
     })?;
     let fields = &datasets[&suite.dataset].samples[task.sample].fields;
     let score = scoring_spec(suite, fields).transpose()?;
@@ -154,6 +181,9 @@ fn check_scoring(suite: &Suite, dataset: &Dataset) -> Result<(), Diagnostics> {
     }
 }
 
+/// Most tasks one run plans (24 bytes each in memory, a record each in the journal).
+pub const MAX_TASKS: u64 = 20_000_000;
+
 /// Row-level rendering problems reported before the rest are summarised.
 const MAX_ROW_PROBLEMS: usize = 5;
 
@@ -211,7 +241,7 @@ fn render_problem(prompt: &str, dataset: &Dataset, index: usize, error: RenderEr
                 ),
             )
         }
-        RenderError::Template(message) => (
+        RenderError::Template(message) | RenderError::Broken(message) => (
             format!(
                 "prompt `{prompt}` failed for sample `{}` of dataset `{}` ({}): {message}",
                 sample.id, dataset.name, sample.position

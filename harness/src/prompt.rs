@@ -46,8 +46,11 @@ pub struct TemplateError {
 pub enum RenderError {
     /// The template uses fields the sample does not have.
     MissingFields(Vec<String>),
-    /// Any other template error (a filter failing, bad types).
+    /// Any other template error for this row (a filter failing on its values).
     Template(String),
+    /// An error of the template itself, the same for every row: an unknown
+    /// filter, test or function.
+    Broken(String),
 }
 
 impl PromptTemplate {
@@ -108,10 +111,16 @@ impl PromptTemplate {
         let mut context = fields.clone();
         context.insert("examples".into(), Value::Array(examples.iter().map(|e| Value::Object((*e).clone())).collect()));
         let render = |template: &str| -> Result<String, RenderError> {
-            self.env
-                .get_template(template)
-                .and_then(|t| t.render(minijinja::value::Serde(&context)))
-                .map_err(|e| RenderError::Template(describe_template_error(&e)))
+            self.env.get_template(template).and_then(|t| t.render(minijinja::value::Serde(&context))).map_err(|e| {
+                use minijinja::ErrorKind;
+                let message = describe_template_error(&e);
+                match e.kind() {
+                    ErrorKind::UnknownFilter | ErrorKind::UnknownTest | ErrorKind::UnknownFunction => {
+                        RenderError::Broken(message)
+                    }
+                    _ => RenderError::Template(message),
+                }
+            })
         };
         Ok(match &self.shape {
             Shape::Completion(template) => Prompt::Completion(render(template)?),

@@ -90,7 +90,11 @@ impl PairedMetric for Agreement {
     fn score_pair<'a>(&'a self, context: &'a PairContext<'a>) -> BoxFuture<'a, Score> {
         let answer = self.normalize.apply(&context.response.text);
         let reference = self.normalize.apply(&context.reference.text);
-        ready(Score::pass(answer == reference).with_detail("answer", answer).with_detail("reference_answer", reference))
+        ready(
+            Score::pass(answer == reference)
+                .with_text_detail("answer", &answer)
+                .with_text_detail("reference_answer", &reference),
+        )
     }
 }
 

@@ -141,7 +141,7 @@ impl Contains {
         let found = wanted.iter().find(|(_, normalized)| output.contains(normalized.as_str()));
         let mut score = Score::pass(found.is_some());
         if let Some((reference, _)) = found.or(wanted.first()) {
-            score = score.with_detail("reference", reference.as_str());
+            score = score.with_text_detail("reference", reference);
         }
         score
     }

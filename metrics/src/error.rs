@@ -107,6 +107,23 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The key of the metric's settings the problem is in, so the
+    /// diagnostic can point at it rather than at the `[[metrics]]` header.
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::EmptyName { .. } => Some("name"),
+            ConfigError::Conflict { second, .. } => Some(second),
+            ConfigError::InvalidSetting { setting, .. } => Some(setting),
+            ConfigError::InvalidRegex { .. } => Some("pattern"),
+            ConfigError::UnknownGroup { .. } => Some("group"),
+            ConfigError::SchemaFile { .. } | ConfigError::SchemaFileNotJson { .. } => Some("schema_file"),
+            ConfigError::InvalidSchema { .. } => Some("schema"),
+            ConfigError::InvalidPrice { .. } => None,
+        }
+    }
+}
+
 fn at_path(path: &str) -> String {
     if path.is_empty() {
         String::new()

@@ -89,9 +89,9 @@ impl ExactMatch {
         let matched = references.iter().find(|r| self.normalize.apply(r) == answer);
         let mut score = Score::pass(matched.is_some());
         if let Some(reference) = matched.or(references.first()) {
-            score = score.with_detail("reference", reference.as_str());
+            score = score.with_text_detail("reference", reference);
         }
-        score.with_detail("answer", answer)
+        score.with_text_detail("answer", &answer)
     }
 }
 
@@ -165,6 +165,16 @@ mod tests {
         let s = score(&m, &fields(json!({"answer": "x"})), "x");
         assert!(s.value.is_nan());
         assert!(s.cause.as_deref().unwrap_or_default().contains("no field \"gold\""), "{s:?}");
+    }
+
+    #[test]
+    fn a_huge_answer_is_not_copied_into_the_details() {
+        let m = ExactMatch::new(ExactMatchConfig::default());
+        let huge = "ä".repeat(1_000_000);
+        let s = score(&m, &fields(json!({"answer": "x"})), &huge);
+        let detail = s.details["answer"].as_str().unwrap();
+        assert!(detail.chars().count() < crate::DETAIL_TEXT_CHARS + 40, "{} chars", detail.chars().count());
+        assert!(detail.ends_with("(1000000 characters)"), "{}", &detail[detail.len() - 40..]);
     }
 
     #[test]

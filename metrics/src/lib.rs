@@ -120,7 +120,23 @@ impl Score {
         self.details.insert(key.to_owned(), value.into());
         self
     }
+
+    /// Attach a text detail (the answer as compared, a reference), cut at
+    /// [`DETAIL_TEXT_CHARS`] characters: the whole answer is the record's
+    /// response, and a detail repeating a 10 MiB answer would store it twice.
+    pub fn with_text_detail(self, key: &str, text: &str) -> Self {
+        match text.char_indices().nth(DETAIL_TEXT_CHARS) {
+            Some((end, _)) => {
+                let total = text.chars().count();
+                self.with_detail(key, format!("{}… ({total} characters)", &text[..end]))
+            }
+            None => self.with_detail(key, text),
+        }
+    }
 }
+
+/// Characters of a text detail kept in the journal ([`Score::with_text_detail`]).
+pub const DETAIL_TEXT_CHARS: usize = 1000;
 
 /// A scoring function.
 pub trait Metric: Send + Sync {

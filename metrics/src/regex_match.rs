@@ -96,7 +96,7 @@ impl RegexMatch {
         let regex = Regex::new(&config.pattern).map_err(|err| ConfigError::InvalidRegex {
             metric: name.clone(),
             pattern: config.pattern.clone(),
-            message: err.to_string(),
+            message: one_line_regex_error(&err),
         })?;
         let group = config.group.unwrap_or_else(|| Group::default_for(&regex));
         if !group.exists_in(&regex) {
@@ -169,7 +169,7 @@ impl RegexMatch {
         let Some(references) = references else {
             let score = Score::pass(true).with_detail("matched", true);
             return match answer {
-                Some(answer) => score.with_detail("answer", answer),
+                Some(answer) => score.with_text_detail("answer", answer),
                 None => score,
             };
         };
@@ -180,11 +180,31 @@ impl RegexMatch {
         };
         let normalized = self.normalize.apply(answer);
         let matched = references.iter().find(|r| self.normalize.apply(r) == normalized);
-        let mut score = Score::pass(matched.is_some()).with_detail("matched", true).with_detail("answer", answer);
+        let mut score = Score::pass(matched.is_some()).with_detail("matched", true).with_text_detail("answer", answer);
         if let Some(reference) = matched.or(references.first()) {
-            score = score.with_detail("reference", reference.as_str());
+            score = score.with_text_detail("reference", reference);
         }
         score
+    }
+}
+
+/// The regex crate explains a syntax error over several lines (the pattern,
+/// a caret, then `error: <what>`); a diagnostic is one line with the
+/// pattern already quoted, so keep the explanation and where it points.
+fn one_line_regex_error(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let what = lines.iter().rev().find_map(|l| l.trim().strip_prefix("error: ")).unwrap_or(text.trim());
+    // The caret line's offset, relative to the pattern line above it.
+    let caret =
+        lines.iter().position(|l| l.trim_start().starts_with('^') && l.trim().chars().all(|c| c == '^' || c == '~'));
+    match caret {
+        Some(at) if at > 0 => {
+            let column =
+                lines[at].find('^').unwrap_or(0).saturating_sub(lines[at - 1].len() - lines[at - 1].trim_start().len());
+            format!("{what} (at character {})", column + 1)
+        }
+        _ => what.to_owned(),
     }
 }
 

@@ -5,14 +5,46 @@
 //! Numbers are written with full precision (Rust's shortest round-trip
 //! `{}` form) so that a reader gets back exactly what `results.json` holds;
 //! an absent value is an empty cell.
+//!
+//! Text cells (answers, error messages, ids, names) that a spreadsheet would
+//! run as a formula, those starting with `=`, `+`, `-`, `@`, a tab or a
+//! carriage return, get a leading `'` by default, as OWASP's "CSV injection"
+//! guidance recommends: a model's answer `=HYPERLINK(...)` must not become a
+//! live link when the file is opened. `[report] csv_formulas = "raw"` writes
+//! them as they are, for tools that read CSV as data.
+
+use std::borrow::Cow;
 
 use evalkit_record::journal::{latest_indices, Outcome, Record};
 use evalkit_record::results::{CiMethod, RunResults};
+use serde::{Deserialize, Serialize};
+
+/// How text cells that look like spreadsheet formulas are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CsvFormulas {
+    /// Prefixed with `'`, so a spreadsheet shows them as text (OWASP).
+    #[default]
+    Neutralize,
+    /// As they are.
+    Raw,
+}
+
+impl CsvFormulas {
+    /// A text cell as this policy writes it.
+    pub fn cell<'a>(self, text: &'a str) -> Cow<'a, str> {
+        let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+        match self {
+            CsvFormulas::Neutralize if risky => Cow::Owned(format!("'{text}")),
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
 
 /// The aggregates, one row per (variant, metric) in `results.aggregates` order:
 /// `variant,metric,n_samples,valid,invalid,errors,missing,total,mean,std_dev,
 /// std_error,ci_low,ci_high,ci_method,median`.
-pub fn results_csv(results: &RunResults) -> String {
+pub fn results_csv(results: &RunResults, formulas: CsvFormulas) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
         "variant",
@@ -36,8 +68,8 @@ pub fn results_csv(results: &RunResults) -> String {
         write(
             &mut out,
             vec![
-                a.variant.clone(),
-                a.metric.clone(),
+                formulas.cell(&a.variant).into_owned(),
+                formulas.cell(&a.metric).into_owned(),
                 a.n_samples.to_string(),
                 a.valid.to_string(),
                 a.invalid.to_string(),
@@ -65,8 +97,8 @@ pub fn results_csv(results: &RunResults) -> String {
 /// `error` the failure as `kind: message`. When a task was recorded more than
 /// once (a resumed run), only its latest record is kept; rows follow the
 /// journal order of the records kept.
-pub fn samples_csv(results: &RunResults, records: &[Record]) -> String {
-    let mut out = SamplesCsv::new(results, Vec::new()).expect("CSV header written to memory");
+pub fn samples_csv(results: &RunResults, records: &[Record], formulas: CsvFormulas) -> String {
+    let mut out = SamplesCsv::new(results, Vec::new(), formulas).expect("CSV header written to memory");
     for record in latest_records(records) {
         out.row(record).expect("CSV row written to memory");
     }
@@ -81,16 +113,18 @@ pub fn samples_csv(results: &RunResults, records: &[Record]) -> String {
 pub struct SamplesCsv<'r, W: std::io::Write> {
     out: csv::Writer<W>,
     results: &'r RunResults,
+    formulas: CsvFormulas,
 }
 
 impl<'r, W: std::io::Write> SamplesCsv<'r, W> {
     /// Start the file with its header.
-    pub fn new(results: &'r RunResults, sink: W) -> csv::Result<Self> {
+    pub fn new(results: &'r RunResults, sink: W, formulas: CsvFormulas) -> csv::Result<Self> {
         let mut out = csv::Writer::from_writer(sink);
-        let mut header: Vec<&str> = vec!["variant", "sample", "repeat", "status", "output", "error"];
-        header.extend(results.metrics.iter().map(|m| m.name.as_str()));
-        out.write_record(&header)?;
-        Ok(SamplesCsv { out, results })
+        let mut header: Vec<Cow<'_, str>> =
+            ["variant", "sample", "repeat", "status", "output", "error"].into_iter().map(Cow::Borrowed).collect();
+        header.extend(results.metrics.iter().map(|m| formulas.cell(&m.name)));
+        out.write_record(header.iter().map(|h| h.as_bytes()))?;
+        Ok(SamplesCsv { out, results, formulas })
     }
 
     /// One task's row.
@@ -100,8 +134,9 @@ impl<'r, W: std::io::Write> SamplesCsv<'r, W> {
             Outcome::Error(error) => ("error", "", format!("{}: {}", error.kind, error.message)),
         };
         let repeat = record.repeat.to_string();
+        let text = |t: &str| self.formulas.cell(t).into_owned();
         let mut row: Vec<String> =
-            vec![record.variant.clone(), record.sample.clone(), repeat, status.to_owned(), output.to_owned(), error];
+            vec![text(&record.variant), text(&record.sample), repeat, status.to_owned(), text(output), text(&error)];
         row.extend(self.results.metrics.iter().map(|m| number(record.scores.get(&m.name).and_then(|s| s.value))));
         self.out.write_record(&row)
     }
@@ -178,7 +213,7 @@ mod tests {
             failure("a", "s4", 0),
         ];
         let r = results(vec![variant("a", 4)], metrics(), &records);
-        let rows = read(&results_csv(&r));
+        let rows = read(&results_csv(&r, CsvFormulas::Raw));
         assert_eq!(
             rows[0].join(","),
             "variant,metric,n_samples,valid,invalid,errors,missing,total,mean,std_dev,std_error,ci_low,ci_high,ci_method,median"
@@ -196,7 +231,7 @@ mod tests {
 
         // One valid sample: no spread, no interval.
         let r = results(vec![variant("b", 1)], metrics(), &[response("b", "s1", 0, &[("em", Some(1.0))])]);
-        let rows = read(&results_csv(&r));
+        let rows = read(&results_csv(&r, CsvFormulas::Raw));
         assert_eq!(rows[1][8..], ["1", "", "", "", "", "", "1"]);
         assert_eq!(rows[2][8..], ["", "", "", "", "", "", ""]);
     }
@@ -210,12 +245,33 @@ mod tests {
             response("a,b", "s1", 0, &[("em", None)]),
         ];
         let r = results(vec![variant("a", 2), variant("a,b", 1)], metrics(), &records);
-        let rows = read(&samples_csv(&r, &records));
+        let rows = read(&samples_csv(&r, &records, CsvFormulas::Raw));
         assert_eq!(rows[0], ["variant", "sample", "repeat", "status", "output", "error", "em", "score"]);
         assert_eq!(rows[1], ["a", "s1", "0", "response", awkward, "", "1", "0.5"]);
         assert_eq!(rows[2], ["a", "s2", "0", "error", "", "timeout: timed out after 30s", "", ""]);
         assert_eq!(rows[3], ["a,b", "s1", "0", "response", "answer to s1", "", "", ""]);
         assert_eq!(rows.len(), 4);
+    }
+
+    #[test]
+    fn formulas_are_neutralized_unless_raw_is_asked_for() {
+        let answers = ["=1+2", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "fine = ok", "-"];
+        let records: Vec<Record> = answers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| with_text(response("=v", &format!("s{i}"), 0, &[("em", Some(-1.0))]), a))
+            .collect();
+        let r = results(vec![variant("=v", answers.len() as u64)], metrics(), &records);
+        let rows = read(&samples_csv(&r, &records, CsvFormulas::Neutralize));
+        for (row, answer) in rows[1..].iter().zip(answers) {
+            assert_eq!(row[0], "'=v", "names are text cells too");
+            let expected = if answer.starts_with("fine") { answer.to_owned() } else { format!("'{answer}") };
+            assert_eq!(row[4], expected);
+            assert_eq!(row[6], "-1", "numbers stay numbers");
+        }
+        assert_eq!(read(&results_csv(&r, CsvFormulas::Neutralize))[1][0], "'=v");
+        let raw = read(&samples_csv(&r, &records, CsvFormulas::Raw));
+        assert_eq!((raw[1][0].as_str(), raw[1][4].as_str()), ("=v", "=1+2"));
     }
 
     #[test]
@@ -227,7 +283,7 @@ mod tests {
             response("a", "s1", 0, &[("em", Some(1.0))]),
         ];
         let r = results(vec![variant("a", 4)], metrics(), &records);
-        let rows = read(&samples_csv(&r, &records));
+        let rows = read(&samples_csv(&r, &records, CsvFormulas::Raw));
         let keys: Vec<String> = rows[1..].iter().map(|r| format!("{}#{}:{}", r[1], r[2], r[3])).collect();
         assert_eq!(keys, ["s2#0:response", "s1#1:response", "s1#0:response"]);
         assert_eq!(rows[3][6], "1");

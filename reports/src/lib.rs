@@ -29,7 +29,7 @@ pub mod terminal;
 mod test_support;
 
 pub use analyze::{analyze, AnalysisInput};
-pub use csv_export::{results_csv, samples_csv, SamplesCsv};
+pub use csv_export::{results_csv, samples_csv, CsvFormulas, SamplesCsv};
 pub use evalkit_record::results::RunResults;
 pub use html::{explorer_samples, render_html, render_html_sampled, RenderError};
 pub use junit::junit_xml;

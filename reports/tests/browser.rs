@@ -6,7 +6,8 @@
 //! the sample explorer work, the console has no errors, and the page makes no
 //! request of any kind.
 //!
-//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`. Without them the
+//! Needs Chromium (`chromium`, `chromium-browser` or `google-chrome`) and
+//! `chromedriver` on `PATH`, as `ci/install-browser` accepts them. Without them the
 //! test prints a line and passes, unless `EVALKIT_REQUIRE_BROWSER` is set (as
 //! in CI), where it fails.
 
@@ -25,15 +26,28 @@ use serde_json::{json, Value};
 use report::{Plan, BASELINE, CANDIDATE, SAMPLES, SCRIPT_PAYLOAD, UNIQUE_WORD};
 use webdriver::Driver;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Names Chromium goes by on `PATH`.
+const CHROMIUM: [&str; 3] = ["chromium", "chromium-browser", "google-chrome"];
+const CHROMEDRIVER: [&str; 1] = ["chromedriver"];
 
-/// Whether the browser is here; panics when it must be and is not.
-fn browser_available() -> bool {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER].into_iter().filter(|p| !Path::new(p).exists()).collect();
-    if missing.is_empty() {
-        return true;
+/// The first of `names` found on `PATH`.
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Chromium and its driver, when both are here; panics when they must be and are not.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let (chromium, driver) = (on_path(&CHROMIUM), on_path(&CHROMEDRIVER));
+    if let (Some(chromium), Some(driver)) = (&chromium, &driver) {
+        return Some((chromium.clone(), driver.clone()));
     }
+    let missing: Vec<&str> = [(chromium.is_none(), "chromium"), (driver.is_none(), "chromedriver")]
+        .into_iter()
+        .filter_map(|(absent, name)| absent.then_some(name))
+        .collect();
     if std::env::var_os("EVALKIT_REQUIRE_BROWSER").is_some() {
         panic!(
             "EVALKIT_REQUIRE_BROWSER is set but {} missing; install Chromium and its driver with \
@@ -42,7 +56,7 @@ fn browser_available() -> bool {
         );
     }
     println!("skipping the browser test: {} not found (apt-get install chromium chromium-driver)", missing.join(", "));
-    false
+    None
 }
 
 /// Where screenshots go: kept after the test for people to look at.
@@ -88,9 +102,9 @@ fn save(name: &str, png: &[u8]) -> PathBuf {
 
 #[test]
 fn report_renders_safely_and_filters_in_a_browser() {
-    if !browser_available() {
+    let Some((chromium, chromedriver)) = browser() else {
         return;
-    }
+    };
     // Anything that fetches the planted URL would connect here.
     let trap = TcpListener::bind("127.0.0.1:0").expect("binding the trap listener");
     trap.set_nonblocking(true).unwrap();
@@ -104,12 +118,12 @@ fn report_renders_safely_and_filters_in_a_browser() {
     let profile = tempfile::tempdir().expect("a profile dir");
 
     let log = artifacts().join("chromedriver.log");
-    let mut driver = Driver::start(Path::new(CHROMEDRIVER), &log).expect("starting chromedriver");
+    let mut driver = Driver::start(&chromedriver, &log).expect("starting chromedriver");
     driver
         .new_session(json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": CHROMIUM,
+                "binary": chromium,
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--disable-component-update", "--no-first-run",

@@ -101,6 +101,12 @@ pub struct BackendIdentity {
     /// Where requests go (a URL, or a model path for local backends).
     pub endpoint: String,
     /// The model: for HTTP backends the name sent to the endpoint; for local
-    /// models `<file name> [<bytes>:<modified>, weights <mode>]`.
+    /// models `<file name> [weights <mode>]`.
     pub model: String,
+    /// Anything else that changes the answers, by name: for a local model its
+    /// content hash (`content`), `device` and `chat_template` (a hash of the
+    /// template's text). Empty for HTTP backends, and then not written, so
+    /// their cache keys stay what they were.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub settings: std::collections::BTreeMap<String, String>,
 }

@@ -56,26 +56,16 @@ pub enum DeviceChoice {
     Cuda,
 }
 
-/// What identifies a local model for caching and reports: its path, and as
-/// the "model" its file name, size, modification time and weights mode.
-/// Replacing the file, or running it dequantized, changes the identity (and
-/// so the cache key) without hashing gigabytes on every run.
+/// What names a local model in reports before it is opened: its path, and
+/// as the "model" its file name and weights mode. The opened backend adds
+/// what the cache key needs besides (the file's content hash, the device,
+/// the chat template): see `evalkit_local::LocalBackend`.
 pub fn identity(path: &Path, weights: WeightsMode) -> BackendIdentity {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stamp = match std::fs::metadata(path) {
-        Ok(meta) => {
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            format!("{}:{modified}", meta.len())
-        }
-        Err(_) => "missing".to_owned(),
-    };
     BackendIdentity {
         kind: "local".to_owned(),
         endpoint: path.display().to_string(),
-        model: format!("{name} [{stamp}, weights {}]", weights.name()),
+        model: format!("{name} [weights {}]", weights.name()),
+        settings: Default::default(),
     }
 }

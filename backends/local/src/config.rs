@@ -167,6 +167,32 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// The shape must make sense before anything divides by it: a file
+    /// with zero attention heads would otherwise panic deep in loading.
+    fn checked(self) -> Result<Self, LoadError> {
+        let sizes = [
+            ("attention heads", self.num_heads),
+            ("key/value heads", self.num_kv_heads),
+            ("head dimension", self.head_dim),
+            ("hidden size", self.hidden_size),
+            ("layers", self.num_layers),
+            ("feed-forward size", self.intermediate_size),
+        ];
+        if let Some((what, _)) = sizes.iter().find(|(_, n)| *n == 0) {
+            return Err(LoadError::Format(format!(
+                "the model's configuration says it has 0 {what}; the file is damaged or not a model evalkit can run"
+            )));
+        }
+        if !self.num_heads.is_multiple_of(self.num_kv_heads) {
+            return Err(LoadError::Format(format!(
+                "the model's configuration has {} attention heads and {} key/value heads, which do not divide; \
+                 the file is damaged",
+                self.num_heads, self.num_kv_heads
+            )));
+        }
+        Ok(self)
+    }
+
     /// Whether layer `layer` uses the sliding window.
     pub fn is_sliding(&self, layer: usize) -> bool {
         match (self.sliding_window, self.sliding_window_pattern) {
@@ -197,7 +223,8 @@ impl ModelConfig {
         let hidden_size = get_u("embedding_length")?;
         let num_heads = get_u("attention.head_count")?;
         let num_kv_heads = opt_u("attention.head_count_kv")?.unwrap_or(num_heads);
-        let head_dim = opt_u("attention.key_length")?.unwrap_or(hidden_size / num_heads);
+        // Zero heads is checked with the rest of the shape below; no division by it here.
+        let head_dim = opt_u("attention.key_length")?.unwrap_or(hidden_size.checked_div(num_heads).unwrap_or(0));
         let defaults = Defaults::of(architecture, head_dim, hidden_size, num_heads);
         let context_length = opt_u("context_length")?.unwrap_or(4096);
         // As llama.cpp reads it: a factor (or the older `rope.scale_linear`), linear unless the
@@ -222,7 +249,7 @@ impl ModelConfig {
             },
             (Some(other), Some(_)) => return Err(unsupported_scaling(other)),
         };
-        Ok(ModelConfig {
+        ModelConfig {
             architecture,
             hidden_size,
             intermediate_size: get_u("feed_forward_length")?,
@@ -247,7 +274,8 @@ impl ModelConfig {
             post_norms: defaults.post_norms,
             scale_embeddings: defaults.scale_embeddings,
             attention_scale: defaults.attention_scale,
-        })
+        }
+        .checked()
     }
 
     /// Read from a Hugging Face `config.json` (text configs nested under `text_config` too).
@@ -273,7 +301,8 @@ impl ModelConfig {
         let gemma = architecture == Architecture::Gemma3;
         let hidden_size = get_u("hidden_size")?;
         let num_heads = if gemma { opt_u("num_attention_heads").unwrap_or(8) } else { get_u("num_attention_heads")? };
-        let head_dim = opt_u("head_dim").unwrap_or(if gemma { 256 } else { hidden_size / num_heads });
+        let head_dim =
+            opt_u("head_dim").unwrap_or(if gemma { 256 } else { hidden_size.checked_div(num_heads).unwrap_or(0) });
         let defaults = Defaults::of(architecture, head_dim, hidden_size, num_heads);
         let attention_scale = match (architecture, opt_f("query_pre_attn_scalar")) {
             (Architecture::Gemma3, Some(scalar)) => 1.0 / scalar.sqrt(),
@@ -306,7 +335,7 @@ impl ModelConfig {
             Architecture::Gemma3 => opt_u("sliding_window").or(Some(4096)),
             Architecture::Llama => opt_u("sliding_window"),
         };
-        Ok(ModelConfig {
+        ModelConfig {
             architecture,
             hidden_size,
             intermediate_size: get_u("intermediate_size")?,
@@ -327,7 +356,8 @@ impl ModelConfig {
             post_norms: defaults.post_norms,
             scale_embeddings: defaults.scale_embeddings,
             attention_scale,
-        })
+        }
+        .checked()
     }
 }
 
@@ -401,7 +431,9 @@ impl Defaults {
                 post_norms: true,
                 scale_embeddings: true,
                 // Gemma 3 27B scales by hidden/heads; every other size by the head width.
-                attention_scale: if hidden_size / num_heads != head_dim && hidden_size == 5376 {
+                attention_scale: if hidden_size.checked_div(num_heads).is_some_and(|w| w != head_dim)
+                    && hidden_size == 5376
+                {
                     1.0 / ((hidden_size / num_heads) as f64).sqrt()
                 } else {
                     plain
@@ -438,6 +470,20 @@ mod tests {
         });
         config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         config
+    }
+
+    #[test]
+    fn a_shape_with_zero_heads_is_an_error_not_a_panic() {
+        for (key, value) in [
+            ("num_attention_heads", 0),
+            ("num_key_value_heads", 0),
+            ("num_hidden_layers", 0),
+            ("num_key_value_heads", 3),
+        ] {
+            let config = llama_json(serde_json::json!({ key: value }));
+            let error = ModelConfig::from_hf(&config).unwrap_err().to_string();
+            assert!(error.contains("damaged"), "{key} = {value}: {error}");
+        }
     }
 
     #[test]

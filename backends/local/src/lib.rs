@@ -12,6 +12,7 @@
 mod act_quant;
 mod chat;
 mod config;
+mod content_id;
 mod cpu_ops;
 mod engine;
 mod gguf_metadata;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
+use sha2::Digest;
 use tokio::sync::OnceCell;
 
 use chat::ChatTemplate;
@@ -101,6 +103,10 @@ pub struct LocalBackend {
     info: OpenedModel,
     engine: OnceCell<Arc<Engine>>,
     runtime: std::sync::Mutex<Option<RuntimeInfo>>,
+    /// Chosen when the model is opened (a CUDA request may fall back to the
+    /// CPU), so that the identity names the device that will really run it.
+    device: (Device, String),
+    identity: BackendIdentity,
 }
 
 /// What opening (not loading) a model finds out.
@@ -111,11 +117,35 @@ struct OpenedModel {
     chat_template: Option<String>,
 }
 
+/// The cache key's view of a local model: the file's content (not its name
+/// or modification time), the weights mode, the device it runs on and the
+/// chat template that turns chat prompts into text. Each changes the answers.
+fn backend_identity(config: &LocalConfig, info: &OpenedModel, device: &str) -> Result<BackendIdentity, LoadError> {
+    let mut identity = identity(&config.model, config.weights);
+    let content = content_id::content_id(&config.model).map_err(|e| weights::io_error(&config.model, e))?;
+    identity.settings.insert("content".to_owned(), content);
+    identity.settings.insert("device".to_owned(), device.to_owned());
+    if let Some(template) = &info.chat_template {
+        let digest: String = sha2::Sha256::digest(template.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        identity.settings.insert("chat_template".to_owned(), format!("sha256:{digest}"));
+    }
+    Ok(identity)
+}
+
 impl LocalBackend {
     /// Read the model's metadata and tokenizer; the weights load on first use.
     pub fn open(config: LocalConfig) -> Result<Self, LoadError> {
         let info = open_model(&config)?;
-        Ok(LocalBackend { config, info, engine: OnceCell::new(), runtime: std::sync::Mutex::new(None) })
+        let device = pick_device(config.device);
+        let identity = backend_identity(&config, &info, &device.1)?;
+        Ok(LocalBackend {
+            config,
+            info,
+            engine: OnceCell::new(),
+            runtime: std::sync::Mutex::new(None),
+            device,
+            identity,
+        })
     }
 
     /// The architecture and shape read from the model.
@@ -136,8 +166,9 @@ impl LocalBackend {
                 let model_config = self.info.model_config.clone();
                 let tokenizer = self.info.tokenizer.clone();
                 let template = self.info.chat_template.clone();
+                let device = self.device.clone();
                 let loaded = tokio::task::spawn_blocking(move || {
-                    load_engine(&config, &source, model_config, tokenizer, template)
+                    load_engine(&config, &source, model_config, tokenizer, template, device)
                 })
                 .await
                 .map_err(|e| fatal(format!("loading the model panicked: {e}")))?;
@@ -157,7 +188,7 @@ impl Backend for LocalBackend {
     }
 
     fn identity(&self) -> BackendIdentity {
-        identity(&self.config.model, self.config.weights)
+        self.identity.clone()
     }
 
     fn generate<'a>(&'a self, request: &'a GenRequest) -> BoxFuture<'a, Result<Response, BackendError>> {
@@ -190,6 +221,13 @@ fn open_model(config: &LocalConfig) -> Result<OpenedModel, LoadError> {
     let path = &config.model;
     let meta = std::fs::metadata(path).map_err(|e| weights::io_error(path, e))?;
     if meta.is_dir() {
+        if !path.join("config.json").is_file() {
+            return Err(LoadError::Format(format!(
+                "{} has no config.json: a model folder holds config.json, tokenizer.json and *.safetensors, as \
+                 downloaded from Hugging Face; for a single-file model, give the path of its .gguf file",
+                path.display()
+            )));
+        }
         let read =
             |name: &str| std::fs::read_to_string(path.join(name)).map_err(|e| weights::io_error(&path.join(name), e));
         let hf_config: serde_json::Value = serde_json::from_str(&read("config.json")?)
@@ -223,9 +261,9 @@ fn load_engine(
     model_config: ModelConfig,
     tokenizer: LocalTokenizer,
     template: Option<String>,
+    (device, device_name): (Device, String),
 ) -> Result<(Engine, RuntimeInfo), LoadError> {
     let started = Instant::now();
-    let (device, device_name) = pick_device(config.device);
     let loader = Loader::new(source, config.weights, device.clone())?;
     let architecture = model_config.architecture;
     // "stored" reproduces llama.cpp's arithmetic, f16 rounding included.

@@ -256,6 +256,8 @@ fn tensor_error(name: &str, error: candle_core::Error) -> LoadError {
 /// Read a GGUF file's metadata and tensor directory.
 pub fn open_gguf(path: &Path) -> Result<WeightSource, LoadError> {
     let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+    let length = file.metadata().map_err(|e| io_error(path, e))?.len();
+    not_a_gguf(path, &mut file, length)?;
     let content = gguf_file::Content::read(&mut file).map_err(|e| match first_unreadable_tensor(path) {
         Some(tensor) => LoadError::Format(format!(
             "{}: tensor `{}` is stored as {}, a block type evalkit cannot read (it reads F32, F16, BF16, \
@@ -265,9 +267,58 @@ pub fn open_gguf(path: &Path) -> Result<WeightSource, LoadError> {
             tensor.name,
             tensor.type_name(),
         )),
-        None => LoadError::Format(format!("{} is not a readable GGUF file: {}", path.display(), describe(&e))),
+        None => LoadError::Format(format!(
+            "{} is not a readable GGUF file: {}; if it was downloaded, the download may be incomplete: \
+             compare its size or SHA-256 with the source and fetch it again",
+            path.display(),
+            describe(&e)
+        )),
     })?;
+    check_tensor_extents(path, &content, length)?;
     Ok(WeightSource::Gguf { path: path.to_owned(), content })
+}
+
+/// An empty file, or one that does not start with `GGUF`, is said to be
+/// that, with what evalkit reads instead, before candle's reader reports a
+/// bad magic number.
+fn not_a_gguf(path: &Path, file: &mut File, length: u64) -> Result<(), LoadError> {
+    use std::io::{Read, Seek};
+    let what_it_reads = "evalkit reads GGUF files (`*.gguf`) and Hugging Face model folders (config.json, \
+                         tokenizer.json and *.safetensors)";
+    if length == 0 {
+        return Err(LoadError::Format(format!("{} is empty; {what_it_reads}", path.display())));
+    }
+    let mut magic = [0u8; 4];
+    let read = file.read(&mut magic).map_err(|e| io_error(path, e))?;
+    file.rewind().map_err(|e| io_error(path, e))?;
+    if read < 4 || &magic != b"GGUF" {
+        return Err(LoadError::Format(format!(
+            "{} is not a GGUF file (it does not start with `GGUF`); {what_it_reads}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Every tensor's bytes must lie inside the file. A download cut short in
+/// the tensor data still has complete metadata, so without this it would
+/// open, validate, and fail only when the run loads the weights.
+fn check_tensor_extents(path: &Path, content: &gguf_file::Content, length: u64) -> Result<(), LoadError> {
+    for (name, info) in &content.tensor_infos {
+        let elements = info.shape.elem_count() as u64;
+        let block = info.ggml_dtype.block_size().max(1) as u64;
+        let bytes = (elements / block).saturating_mul(info.ggml_dtype.type_size() as u64);
+        let start = content.tensor_data_offset.saturating_add(info.offset);
+        let end = start.saturating_add(bytes);
+        if end > length {
+            return Err(LoadError::Format(format!(
+                "{} is truncated: tensor `{name}` needs bytes {start}..{end}, but the file has {length} bytes; \
+                 the download is incomplete, fetch it again (and compare its size or SHA-256 with the source)",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// List the `*.safetensors` files of a Hugging Face folder.

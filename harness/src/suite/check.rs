@@ -30,6 +30,11 @@ impl Checker<'_> {
         self.found.push(locate(self.source, message, &span, hint));
     }
 
+    /// Whether the suite file spells out the key `path` (a default is not written anywhere).
+    pub(crate) fn has(&self, path: &[Key]) -> bool {
+        self.source.span_of(path).is_some()
+    }
+
     fn reference(&mut self, path: &[Key], what: &str, name: &str, known: &[&str]) {
         if !known.contains(&name) {
             let hint = did_you_mean(name, known).or_else(|| Some(format!("define `[{what}s.{name}]`")));
@@ -302,7 +307,14 @@ fn check_metrics(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Variant]) ->
         }
         match evalkit_metrics::build(config, &context) {
             Ok(metric) => built.push(Arc::from(metric)),
-            Err(error) => c.error(&key_path!["metrics", i], format!("metric `{name}`: {error}"), None),
+            // The error names the metric already; it points at the setting when it knows which.
+            Err(error) => {
+                let path = match error.setting() {
+                    Some(key) if c.has(&key_path!["metrics", i, key]) => key_path!["metrics", i, key],
+                    _ => key_path!["metrics", i],
+                };
+                c.error(&path, error.to_string(), None)
+            }
         }
     }
     built
@@ -364,12 +376,14 @@ fn check_scoring_metric(c: &mut Checker<'_>, file: &SuiteFile, variants: &[Varia
 fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {
     let run = &file.run;
     let at = |key: &str| key_path!["run", key];
-    if run.repeats == 0 {
-        c.error(&at("repeats"), "`repeats` must be at least 1".into(), None);
+    if !(1..=MAX_REPEATS).contains(&run.repeats) {
+        c.error(
+            &at("repeats"),
+            format!("`repeats` must be between 1 and {MAX_REPEATS}, found {}", run.repeats),
+            Some("repeats estimate each sample's pass rate; a few (3 to 10) are usually enough".into()),
+        );
     }
-    if run.concurrency == 0 {
-        c.error(&at("concurrency"), "`concurrency` must be at least 1".into(), None);
-    }
+    check_concurrency(c, &at("concurrency"), "concurrency", run.concurrency);
     if file.report.explorer_samples == 0 {
         c.error(&key_path!["report", "explorer_samples"], "`explorer_samples` must be at least 1".into(), None);
     }
@@ -380,12 +394,42 @@ fn check_run(c: &mut Checker<'_>, file: &SuiteFile) {
             Some("e.g. `error_budget = 0.05` aborts when more than 5% of tasks fail".into()),
         );
     }
-    for (key, value) in
-        [("request_timeout", run.request_timeout), ("backoff", run.backoff), ("max_backoff", run.max_backoff)]
-    {
-        if !(value.is_finite() && value >= 0.0) || (key == "request_timeout" && value == 0.0) {
-            c.error(&at(key), format!("`{key}` must be a positive number of seconds"), None);
-        }
+    for (key, value) in [
+        ("request_timeout", run.request_timeout),
+        ("backoff", run.backoff),
+        ("max_backoff", run.max_backoff),
+        ("max_retry_after", run.max_retry_after),
+    ] {
+        check_seconds(c, &at(key), key, value, key != "request_timeout");
+    }
+}
+
+/// Most repeats per sample: more would plan billions of tasks.
+pub const MAX_REPEATS: u32 = 10_000;
+/// Most tasks (or requests) in flight: far above what any endpoint serves,
+/// and far below what a semaphore can count.
+pub const MAX_CONCURRENCY: usize = 100_000;
+/// Longest wait in seconds any setting may ask for: one week.
+pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A number of seconds: finite, not negative (and not zero unless
+/// `zero_allowed`), at most [`MAX_SECONDS`].
+pub(crate) fn check_seconds(c: &mut Checker<'_>, path: &[Key], key: &str, value: f64, zero_allowed: bool) {
+    let valid = value.is_finite() && value >= 0.0 && (zero_allowed || value > 0.0) && value <= MAX_SECONDS;
+    if !valid {
+        let least = if zero_allowed { "0" } else { "more than 0" };
+        c.error(
+            path,
+            format!("`{key}` must be a number of seconds from {least} to {MAX_SECONDS} (one week), found {value}"),
+            None,
+        );
+    }
+}
+
+/// A concurrency limit: from 1 to [`MAX_CONCURRENCY`].
+pub(crate) fn check_concurrency(c: &mut Checker<'_>, path: &[Key], key: &str, value: usize) {
+    if !(1..=MAX_CONCURRENCY).contains(&value) {
+        c.error(path, format!("`{key}` must be between 1 and {MAX_CONCURRENCY}, found {value}"), None);
     }
 }
 

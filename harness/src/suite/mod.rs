@@ -101,12 +101,27 @@ fn lexically_normal(path: &Path) -> PathBuf {
     }
 }
 
+/// A suite file that is not UTF-8, located at the first bad byte.
+fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic {
+    let at = error.valid_up_to();
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    // The valid part of the line is text, so its characters give the column.
+    let column = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+    Diagnostic::new(format!("suite file is not valid UTF-8: byte 0x{:02x} at byte offset {at}", bytes[at]))
+        .in_file(path)
+        .at(line, Some(column))
+        .with_hint("TOML files are UTF-8: save it as UTF-8 in your editor (e.g. convert from Latin-1 with `iconv -f latin1 -t utf-8`)")
+}
+
 /// Read, parse and check a suite file.
 pub fn load(path: &Path) -> Result<Suite, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::new(format!("cannot read suite file `{}`: {e}", path.display()))
             .with_hint("pass the path of a suite file, e.g. `evalkit run suites/quickstart.toml`")
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, e.as_bytes(), e.utf8_error()))?;
     let source = SourceFile::new(path, text);
     let file = parse::parse(&source)?;
     check::check(source, file)

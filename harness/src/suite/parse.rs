@@ -38,10 +38,20 @@ fn describe(source: &SourceFile, error: &toml::de::Error) -> Diagnostic {
         (format!("unknown value `{value}` for `{}`", display_path(&path)), did_you_mean(&value, &expected), span)
     } else if let Some(rest) = raw.strip_prefix("missing field ") {
         let field = first_quoted(rest).unwrap_or_default();
-        let hint = Some(format!("add `{field} = ...` to {}", table(&path)));
+        // toml reports a missing top-level table at the first table of the file.
+        let path = if field == "suite" { Vec::new() } else { path };
+        let hint = Some(match (path.is_empty(), field.as_str()) {
+            (true, "suite") => "every suite starts with `[suite]` and its name, e.g. `[suite]` then \
+                                `name = \"capitals\"` (see docs/suite.md)"
+                .to_owned(),
+            (true, _) => format!("add a `[{field}]` table (see docs/suite.md)"),
+            (false, _) => format!("add `{field} = ...` to {}", table(&path)),
+        });
         (format!("missing key `{field}` in {}", table(&path)), hint, span)
     } else if let Some(rest) = raw.strip_prefix("invalid type: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
+        let span = refine_to_value(source, span, found);
+        let path = source.path_at(span.start);
         (format!("wrong type for `{}`: expected {expected}, found {found}", display_path(&path)), None, span)
     } else if let Some(rest) = raw.strip_prefix("invalid value: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another value"));
@@ -99,6 +109,36 @@ fn refine_to_key(source: &SourceFile, span: Range<usize>, field: &str) -> Range<
         offset += line.len();
     }
     span
+}
+
+/// serde reports a wrong type inside a `kind`-selected table (a backend's
+/// `params = { temperature = "hot" }`) against the whole table; find the one
+/// value in that table written as `found` describes (`string "hot"`,
+/// `integer `5``, ...) and point at it. Left as it is when that is not one
+/// place.
+fn refine_to_value(source: &SourceFile, span: Range<usize>, found: &str) -> Range<usize> {
+    let literal = if let Some(text) = found.strip_prefix("string ") {
+        text.to_owned()
+    } else if let Some(rest) = ["integer ", "floating point ", "boolean "].iter().find_map(|p| found.strip_prefix(p)) {
+        rest.trim_matches('`').to_owned()
+    } else {
+        return span;
+    };
+    let Some(header) = source.text.get(span.clone()) else { return span };
+    if !header.trim_start().starts_with('[') {
+        return span;
+    }
+    let end = source.text[span.end..].find("\n[").map_or(source.text.len(), |i| span.end + i);
+    let region = &source.text[span.start..end];
+    let mut found_at = region.match_indices(literal.as_str()).filter(|(at, _)| {
+        // A value follows `=`, `[`, `,` or `{` (spaces aside), never a key.
+        let before = region[..*at].trim_end();
+        before.ends_with('=') || before.ends_with('[') || before.ends_with(',') || before.ends_with('{')
+    });
+    match (found_at.next(), found_at.next()) {
+        (Some((at, _)), None) => span.start + at..span.start + at + literal.len(),
+        _ => span,
+    }
 }
 
 /// The table containing `field`, given the path to (or into) it.
@@ -179,6 +219,23 @@ mod tests {
             ),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_wrong_type_inside_a_backend_points_at_the_value() {
+        let text = format!(
+            "{HEAD}[backends.b]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\nmodel = \"m\"\nparams = {{ temperature = \"hot\" }}\n"
+        );
+        let message = error_for(&text);
+        assert!(message.contains("wrong type for `backends.b.params.temperature`"), "{message}");
+        assert!(message.contains("suite.toml:8:26"), "{message}");
+    }
+
+    #[test]
+    fn a_missing_suite_table_says_how_to_start() {
+        let message = error_for("[run]\nrepeats = 1\n");
+        assert!(message.contains("missing key `suite` in the top level"), "{message}");
+        assert!(message.contains("every suite starts with `[suite]`"), "{message}");
     }
 
     #[test]

@@ -64,11 +64,17 @@ pub struct ReportSpec {
     /// whatever this says.
     /// Type: integer ≥ 1. Default: `2000`. Example: `explorer_samples = 500`.
     pub explorer_samples: usize,
+    /// How `samples.csv` and `results.csv` write a text cell a spreadsheet would run as a formula
+    /// (one starting with `=`, `+`, `-`, `@`, a tab or a carriage return): `neutralize` puts a `'`
+    /// before it, as OWASP recommends, so a model's answer cannot become a live formula; `raw`
+    /// writes it as it is, for tools that read the file as data. Number cells are never changed.
+    /// Type: `"neutralize"` or `"raw"`. Default: `"neutralize"`. Example: `csv_formulas = "raw"`.
+    pub csv_formulas: evalkit_reports::CsvFormulas,
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { junit_samples: true, explorer_samples: 2000 }
+        ReportSpec { junit_samples: true, explorer_samples: 2000, csv_formulas: Default::default() }
     }
 }
 
@@ -311,7 +317,7 @@ pub struct LocalSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
     /// Requests in flight at once. They share the same cores, so more rarely helps.
-    /// Type: integer ≥ 1. Default: `1`. Example: `max_concurrency = 1`.
+    /// Type: integer from 1 to 100000. Default: `1`. Example: `max_concurrency = 1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<usize>,
     /// As for `openai`. Unset `temperature` means greedy decoding (0); `seed` defaults to 0, so
@@ -349,12 +355,12 @@ pub struct OpenAiSpec {
     pub headers: BTreeMap<String, String>,
     /// Seconds allowed for one request, from sending it to the last byte of a streamed answer. Each
     /// retry gets a fresh timeout.
-    /// Type: float > 0. Default: `[run] request_timeout`. Example: `timeout = 60`.
+    /// Type: float > 0, at most one week. Default: `[run] request_timeout`. Example: `timeout = 60`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
     /// Most requests in flight to this backend at once. Variants sharing a backend share this
     /// limit.
-    /// Type: integer ≥ 1. Default: `[run] concurrency`. Example: `max_concurrency = 4`.
+    /// Type: integer from 1 to 100000. Default: `[run] concurrency`. Example: `max_concurrency = 4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<usize>,
     /// Stream answers (server-sent events). Only streaming measures time to first token and
@@ -457,10 +463,10 @@ pub struct VariantSpec {
 pub struct RunSpec {
     /// Times each sample is asked per variant. Repeats are averaged per sample before statistics
     /// are computed.
-    /// Type: integer ≥ 1. Default: `1`. Example: `repeats = 3`.
+    /// Type: integer from 1 to 10000. Default: `1`. Example: `repeats = 3`.
     pub repeats: u32,
     /// Most tasks in flight across all backends.
-    /// Type: integer ≥ 1. Default: `8`. Example: `concurrency = 16`.
+    /// Type: integer from 1 to 100000. Default: `8`. Example: `concurrency = 16`.
     pub concurrency: usize,
     /// Retries after a failed attempt (429, 5xx, timeout, connection error), so up to `retries + 1`
     /// attempts. Fatal errors (other 4xx) are not retried.
@@ -468,14 +474,19 @@ pub struct RunSpec {
     pub retries: u32,
     /// First retry delay in seconds. It doubles with each retry, with jitter (each delay is 50–100%
     /// of the computed one).
-    /// Type: float ≥ 0. Default: `0.5`. Example: `backoff = 1.0`.
+    /// Type: float ≥ 0, at most one week. Default: `0.5`. Example: `backoff = 1.0`.
     pub backoff: f64,
     /// Longest computed delay between retries, in seconds. A server's `Retry-After` is honoured
-    /// even when it is longer.
-    /// Type: float ≥ 0. Default: `30`. Example: `max_backoff = 60`.
+    /// even when it is longer, up to `max_retry_after`.
+    /// Type: float ≥ 0, at most one week. Default: `30`. Example: `max_backoff = 60`.
     pub max_backoff: f64,
+    /// Longest `Retry-After` (seconds, or an HTTP date) evalkit waits for. A server that asks for
+    /// more gets no retry: the task fails with a message saying what the server asked for, and
+    /// `--resume` asks again later.
+    /// Type: float ≥ 0, at most one week. Default: `120`. Example: `max_retry_after = 600`.
+    pub max_retry_after: f64,
     /// Seconds allowed per request, unless a backend sets `timeout`.
-    /// Type: float > 0. Default: `120`. Example: `request_timeout = 300`.
+    /// Type: float > 0, at most one week. Default: `120`. Example: `request_timeout = 300`.
     pub request_timeout: f64,
     /// Abort when more than this share of planned tasks has failed. `0` aborts on the first
     /// failure.
@@ -497,6 +508,7 @@ impl Default for RunSpec {
             retries: 3,
             backoff: 0.5,
             max_backoff: 30.0,
+            max_retry_after: 120.0,
             request_timeout: 120.0,
             error_budget: 0.1,
             output_dir: "runs".to_owned(),

@@ -9,10 +9,8 @@ use serde_json::Value;
 use crate::support::*;
 
 fn demo_model_present() -> bool {
-    let dir = match std::env::var_os("EVALKIT_MODELS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/evalkit/models"),
-    };
+    // Where the shipped suites look for it, and nowhere else.
+    let dir = PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/evalkit/models");
     if dir.join("gemma-3-270m-q4_k_m.gguf").exists() {
         return true;
     }
@@ -52,8 +50,18 @@ fn the_quickstart_answers_offline() {
     let results = read_results(&sandbox, &output);
     let exact = results["aggregates"].as_array().unwrap().iter().find(|a| a["metric"] == "exact_match").unwrap();
     assert_eq!(exact["valid"], 24);
-    // The base model knows most capitals from three examples.
-    assert!(exact["mean"].as_f64().unwrap() >= 0.6, "{exact}");
+    // Greedy decoding of the same model on the same 3-shot prompt as suites/ci.toml's
+    // `prompt-v1`: every sample scores what ci/baselines/ci.json recorded (20 of 24).
+    let baseline: Value =
+        serde_json::from_str(&std::fs::read_to_string(package_dir().join("../ci/baselines/ci.json")).unwrap()).unwrap();
+    let expected = &baseline["scores"]["prompt-v1"]["exact_match"];
+    let records = read_records(&output.run_dir(sandbox.path()));
+    assert_eq!(records.len(), 24);
+    for record in &records {
+        let sample = record["sample"].as_str().unwrap();
+        assert_eq!(record["scores"]["exact_match"]["value"], expected[sample], "sample `{sample}`: {record:#}");
+    }
+    assert_eq!(exact["mean"], baseline["aggregates"][0]["mean"], "{exact}");
     let runtime = &results["variants"][0]["runtime"];
     assert_eq!(runtime["architecture"], "gemma3");
     assert_eq!(runtime["weights"], "stored");
@@ -111,4 +119,67 @@ fn the_perplexity_suite_reproduces_llama_cpp() {
 /// directory serves checkouts at different paths.
 fn package_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// The first prompt of backends/local/tests/fixtures/llama_cpp/gemma3_greedy.jsonl and
+/// what `llama-simple -n 24` generated for it on the demo model.
+fn llama_cpp_greedy() -> (String, String) {
+    let path = package_dir().join("../backends/local/tests/fixtures/llama_cpp/gemma3_greedy.jsonl");
+    let first: Value = serde_json::from_str(std::fs::read_to_string(path).unwrap().lines().next().unwrap()).unwrap();
+    (first["prompt"].as_str().unwrap().to_owned(), first["generated_text"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_chat_prompt_goes_through_the_backends_chat_template() {
+    if !demo_model_present() {
+        return;
+    }
+    let (prompt, expected) = llama_cpp_greedy();
+    let sandbox = Sandbox::new();
+    let model = PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/evalkit/models/gemma-3-270m-q4_k_m.gguf");
+    sandbox.write("one.jsonl", &format!("{}\n", serde_json::json!({"id": "it", "question": prompt, "answer": "x"})));
+    let suite = |template: &str| {
+        format!(
+            r#"[suite]
+name = "chat-template"
+
+[datasets.one]
+path = "one.jsonl"
+
+[prompts.chat]
+user = "{{{{ question }}}}"
+
+[backends.local]
+kind = "local"
+model = "{}"
+weights = "stored"
+chat_template = '''{template}'''
+params = {{ temperature = 0.0, max_tokens = 24 }}
+
+[[variants]]
+name = "chat"
+prompt = "chat"
+backend = "local"
+
+[[metrics]]
+kind = "exact_match"
+"#,
+            model.display()
+        )
+    };
+    // This template turns the one user message back into the fixture's text (with the BOS
+    // llama-simple adds): the answer can only equal llama.cpp's if the template was applied.
+    let plain = "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}";
+    sandbox.write("suite.toml", &suite(plain));
+    let output = sandbox.evalkit_slow(&["run", "suite.toml"]);
+    output.expect_code(0);
+    let records = read_records(&output.run_dir(sandbox.path()));
+    assert_eq!(records[0]["outcome"]["response"]["text"], expected.as_str(), "{:#}", records[0]);
+
+    // Another chat template is another cache key: asked again, not answered from the cache.
+    sandbox.write("suite.toml", &suite(&format!("{plain}\n")));
+    let again = sandbox.evalkit_slow(&["run", "suite.toml"]);
+    again.expect_code(0);
+    let records = read_records(&again.run_dir(sandbox.path()));
+    assert_eq!(records[0]["cached"], false, "a changed chat_template must miss the cache");
 }

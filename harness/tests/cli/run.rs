@@ -137,16 +137,16 @@ fn streamed_and_plain_answers_are_recorded_scored_and_aggregated() {
             let gap = response["timing"]["inter_token_seconds"]
                 .as_f64()
                 .unwrap_or_else(|| panic!("streamed answer without inter_token_seconds: {record:#}"));
+            // Only bounds a loaded machine cannot break: the server waits before each
+            // piece, so nothing can arrive sooner; a busy client may read late pieces
+            // together, so the spacing it sees has no lower bound.
             assert!(ttft >= FIRST_DELAY.as_secs_f64() * 0.9, "ttft {ttft} is shorter than the server's first delay");
             assert!(ttft <= e2e, "ttft {ttft} > e2e {e2e}");
             assert!(
-                gap >= CHUNK_DELAY.as_secs_f64() * 0.5 && gap < 5.0,
-                "inter-token {gap} does not reflect the {CHUNK_DELAY:?} between chunks"
+                e2e >= (FIRST_DELAY + 2 * CHUNK_DELAY).as_secs_f64() * 0.9,
+                "e2e {e2e} is shorter than the server's delays"
             );
-            assert!(
-                e2e >= ttft + CHUNK_DELAY.as_secs_f64(),
-                "e2e {e2e} does not include the two chunk delays after ttft {ttft}"
-            );
+            assert!(gap >= 0.0 && gap <= e2e - ttft + 1e-9, "inter-token {gap} outside [0, e2e - ttft]");
             assert!(
                 record["prompt"]["chat"][0] == json!({"role": "system", "content": "Answer with one word."}),
                 "the journal keeps the prompt's messages: {record:#}"

@@ -25,6 +25,11 @@ use evalkit_record::results::{RunResults, Scale};
 /// Characters of a prompt shown before it is expanded.
 pub(super) const PREVIEW_CHARS: usize = 80;
 
+/// Characters of an answer, a prompt or a reference the report holds. The
+/// whole text is in `samples.csv` and `records.jsonl`, a click away: a few
+/// huge answers must not make a report of hundreds of megabytes.
+pub const TEXT_CHARS: usize = 20_000;
+
 /// Detail keys shown as a judge's reasoning, next to the score.
 const REASONING_KEYS: [&str; 2] = ["reasoning", "explanation"];
 
@@ -38,6 +43,8 @@ pub(super) struct Explorer<'a> {
     repeats: bool,
     /// Samples in the run; more than `samples` when the explorer holds a selection.
     samples_in_run: usize,
+    /// [`TEXT_CHARS`], for the page to say how much of a long text it shows.
+    text_chars: usize,
 }
 
 #[derive(Serialize)]
@@ -61,13 +68,25 @@ struct SampleView<'a> {
 struct Prompt {
     preview: String,
     text: String,
+    /// The prompt's length in characters when `text` holds only its start.
+    truncated: Option<usize>,
 }
 
 impl Prompt {
     /// The prompt as the reader sees it: chat messages under their roles, or the completion text.
     fn of(prompt: &evalkit_model_api::Prompt) -> Self {
         let text = prompt.display_text();
-        Prompt { preview: preview(&text), text }
+        let (shown, truncated) = cut(&text);
+        Prompt { preview: preview(&text), text: shown.to_owned(), truncated }
+    }
+}
+
+/// `text` cut at [`TEXT_CHARS`] characters (on a char boundary), and its
+/// whole length in characters when it was cut.
+fn cut(text: &str) -> (&str, Option<usize>) {
+    match text.char_indices().nth(TEXT_CHARS) {
+        Some((end, _)) => (&text[..end], Some(text.chars().count())),
+        None => (text, None),
     }
 }
 
@@ -99,6 +118,9 @@ struct Output<'a> {
     /// `baseline` (this is the baseline's answer), `identical`, `diff`, `none`
     /// (no baseline answer to compare with) or `too_long` (diff skipped).
     diff: &'static str,
+    /// The answer's length in characters when `pieces` hold only its start
+    /// ([`TEXT_CHARS`]); the report then points to `samples.csv`.
+    truncated: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +184,7 @@ pub(super) fn explorer<'a>(
         metrics,
         baseline,
         samples_in_run: samples_in_run.max(samples.len()),
+        text_chars: TEXT_CHARS,
         samples,
         repeats,
     }
@@ -249,9 +272,17 @@ fn sample<'a>(
     Some(SampleView {
         id: &first.sample,
         cluster: first.cluster.as_deref(),
-        reference: first.reference.as_ref().map(|r| match r {
-            serde_json::Value::String(s) => s.clone(),
-            other => serde_json::to_string_pretty(other).unwrap_or_default(),
+        reference: first.reference.as_ref().map(|r| {
+            let text = match r {
+                serde_json::Value::String(s) => s.clone(),
+                other => serde_json::to_string_pretty(other).unwrap_or_default(),
+            };
+            match cut(&text) {
+                (shown, Some(total)) => {
+                    format!("{shown}… ({total} characters; the whole reference is in records.jsonl)")
+                }
+                (_, None) => text,
+            }
         }),
         prompt: shared_prompt.then(|| Prompt::of(&first.prompt)),
         cells,
@@ -276,18 +307,19 @@ fn task<'a>(
 ) -> TaskView<'a> {
     let (output, error, meta) = match &record.outcome {
         Outcome::Response(response) => {
-            let text = response.text.as_str();
-            let output = match against {
-                None => Output { pieces: whole(text), diff: "baseline" },
-                Some(None) => Output { pieces: whole(text), diff: "none" },
-                Some(Some(base)) => match diff::word_diff(base, text) {
-                    Some(pieces) if pieces.iter().all(|p| p.change == Change::Same) => {
-                        Output { pieces, diff: "identical" }
-                    }
-                    Some(pieces) => Output { pieces, diff: "diff" },
-                    None => Output { pieces: whole(text), diff: "too_long" },
+            let (text, truncated) = cut(response.text.as_str());
+            let (pieces, diff) = match against {
+                None => (whole(text), "baseline"),
+                Some(None) => (whole(text), "none"),
+                // A diff of two cut answers would show a difference that is not there.
+                Some(Some(_)) if truncated.is_some() => (whole(text), "too_long"),
+                Some(Some(base)) => match diff::word_diff(cut(base).0, text) {
+                    Some(pieces) if pieces.iter().all(|p| p.change == Change::Same) => (pieces, "identical"),
+                    Some(pieces) => (pieces, "diff"),
+                    None => (whole(text), "too_long"),
                 },
             };
+            let output = Output { pieces, diff, truncated };
             let mut meta = vec![
                 format::seconds(response.timing.e2e_seconds),
                 format!(
