@@ -80,10 +80,7 @@ impl MetricConfig {
             MetricConfig::Cost(c) => c.name.as_deref(),
             MetricConfig::Perplexity(c) => c.name.as_deref(),
             MetricConfig::Agreement(c) => c.name.as_deref(),
-            MetricConfig::MultipleChoice(c) => c.name.as_deref().or(Some(match c.normalize {
-                crate::ChoiceNormalize::None => "acc",
-                crate::ChoiceNormalize::Bytes => "acc_norm",
-            })),
+            MetricConfig::MultipleChoice(c) => c.name.as_deref().or(Some(c.normalize.default_name())),
         };
         explicit.unwrap_or(self.kind_name())
     }

@@ -28,7 +28,7 @@
 //! | `latency` | [`Latency`] | continuous | lower | `s` | end-to-end time, time to first token, or inter-token time |
 //! | `cost` | [`Cost`] | continuous | lower | `USD` | token counts times the suite's [`Price`] for the model |
 //! | `perplexity` | [`Perplexity`] | continuous | lower | | a text's perplexity under a local model (llama.cpp or strided protocol) |
-//! | `multiple_choice` | [`MultipleChoice`] | binary | higher | | the most likely choice (by log-likelihood) is the right one (`acc`, `acc_norm`) |
+//! | `multiple_choice` | [`MultipleChoice`] | binary | higher | | the most likely choice (by log-likelihood) is the right one (`acc`, `acc_norm`, `acc_bytes`) |
 //!
 //! Reference answers come from a sample field (`answer` unless the metric's
 //! `reference` says otherwise) holding a string, a number, or an array of

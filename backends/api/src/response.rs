@@ -69,7 +69,7 @@ pub struct ChoiceScore {
     pub loglik: f64,
     /// Tokens in the choice.
     pub tokens: u64,
-    /// UTF-8 bytes of the choice (for `acc_norm`).
+    /// UTF-8 bytes of the choice as scored, any leading space included.
     pub bytes: u64,
     /// Whether every token of the choice was the most likely one.
     pub greedy: bool,
