@@ -346,9 +346,11 @@ pub struct Discordant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestKind {
-    /// McNemar's exact binomial test (fewer than 25 discordant pairs).
+    /// McNemar's exact binomial test on the discordant pairs.
     McnemarExact,
-    /// McNemar's chi-square test with continuity correction.
+    /// McNemar's chi-square test with continuity correction. No longer
+    /// written: evalkit used it from 25 discordant pairs on before McNemar's
+    /// test became exact at every size; kept so that older results still load.
     McnemarChiSquare,
     /// Paired sign-flip permutation test, every sign pattern enumerated.
     SignFlipExact,
@@ -497,6 +499,23 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(names, r#"["binary","continuous","higher_is_better","lower_is_better","wilson","t"]"#);
+    }
+
+    #[test]
+    fn test_kinds_keep_their_names_including_retired_ones() {
+        // Older results.json files name tests evalkit no longer runs; they
+        // must still load.
+        for (kind, name) in [
+            (TestKind::McnemarExact, "mcnemar_exact"),
+            (TestKind::McnemarChiSquare, "mcnemar_chi_square"),
+            (TestKind::SignFlipExact, "sign_flip_exact"),
+            (TestKind::SignFlipMonteCarlo, "sign_flip_monte_carlo"),
+            (TestKind::None, "none"),
+        ] {
+            let json = format!("\"{name}\"");
+            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+            assert_eq!(serde_json::from_str::<TestKind>(&json).unwrap(), kind);
+        }
     }
 
     #[test]

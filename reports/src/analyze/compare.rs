@@ -110,8 +110,7 @@ pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pai
         let baseline_only = differences.iter().filter(|d| **d < 0.0).count() as u64;
         let candidate_only = differences.iter().filter(|d| **d > 0.0).count() as u64;
         let test = stats::mcnemar(baseline_only, candidate_only);
-        let kind = if test.exact { TestKind::McnemarExact } else { TestKind::McnemarChiSquare };
-        (kind, Some(test.p_value), Some(Discordant { baseline_only, candidate_only }))
+        (TestKind::McnemarExact, Some(test.p_value), Some(Discordant { baseline_only, candidate_only }))
     } else {
         let kind =
             if n <= stats::EXACT_SIGN_FLIP_MAX_N { TestKind::SignFlipExact } else { TestKind::SignFlipMonteCarlo };

@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+mod binomial;
 mod bootstrap;
 mod clustered;
 mod interval;
@@ -30,7 +31,7 @@ mod summary;
 pub use bootstrap::{bootstrap_interval, DEFAULT_RESAMPLES};
 pub use clustered::{clustered_mean, ClusteredMean};
 pub use interval::{t_interval, t_interval_from_summary, wilson_interval, Interval};
-pub use paired::{cohens_dz, holm, mcnemar, sign_flip_test, McNemar, EXACT_SIGN_FLIP_MAX_N, MCNEMAR_EXACT_BELOW};
+pub use paired::{cohens_dz, holm, mcnemar, sign_flip_test, McNemar, EXACT_SIGN_FLIP_MAX_N};
 pub use perplexity::{perplexity, PerplexitySummary};
 pub use power::{minimum_detectable_difference, required_samples};
 pub use repeats::{pass_at_k, pass_hat_k};

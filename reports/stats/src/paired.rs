@@ -8,15 +8,10 @@
 //! `mean / std(ddof=1)` of the differences (Cohen 1988, Lakens 2013).
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use super::binomial::binomial_two_sided_half;
 use super::rng::SplitMix64;
 use super::summary::{mean, std_dev};
-
-/// McNemar's test uses the exact binomial test while the number of discordant
-/// pairs `b + c` is below this, and the continuity-corrected chi-square
-/// approximation from here on.
-pub const MCNEMAR_EXACT_BELOW: u64 = 25;
 
 /// The result of McNemar's test on paired pass/fail outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -25,54 +20,31 @@ pub struct McNemar {
     pub baseline_only: u64,
     /// `c`: samples that pass under the candidate only.
     pub candidate_only: u64,
-    /// `min(b, c)` for the exact test, the corrected chi-square statistic
-    /// `(|b - c| - 1)² / (b + c)` otherwise (statsmodels' `statistic`).
+    /// `min(b, c)`, statsmodels' `statistic` for the exact test.
     pub statistic: f64,
     /// Two-sided p-value of "both models pass equally often".
     pub p_value: f64,
-    /// Whether the exact binomial test was used.
-    pub exact: bool,
 }
 
-/// McNemar's test on the discordant pairs (`b` = pass only under baseline,
-/// `c` = pass only under candidate); the concordant pairs carry no
+/// McNemar's exact test on the discordant pairs (`b` = pass only under
+/// baseline, `c` = pass only under candidate); the concordant pairs carry no
 /// information about the difference and are not needed.
 ///
-/// Exact two-sided binomial test when `b + c <` [`MCNEMAR_EXACT_BELOW`] (25):
-/// statsmodels' `mcnemar([[a, b], [c, d]], exact=True)`, statistic
-/// `min(b, c)`, p-value `min(1, 2 · P(Binomial(b + c, 1/2) <= min(b, c)))`,
-/// computed exactly from integer binomial coefficients. Otherwise the
-/// chi-square test with continuity correction: statsmodels'
-/// `mcnemar(table, exact=False, correction=True)`, p-value
-/// `chi2(1).sf((|b - c| - 1)² / (b + c))` (statrs' `ChiSquared::sf`, the
-/// regularized incomplete gamma function, accurate to about 1e-14 relative;
-/// it underflows to 0 for a statistic above about 1400).
+/// The exact two-sided binomial test at every size: statsmodels'
+/// `mcnemar([[a, b], [c, d]], exact=True)`, statistic `min(b, c)`, p-value
+/// `min(1, 2 · P(Binomial(b + c, 1/2) <= min(b, c)))`. statsmodels' default,
+/// and exact where the chi-square approximation (which evalkit used from 25
+/// discordant pairs on) is not: with few discordant pairs among many, or a
+/// lopsided split, the approximation misstates small p-values by orders of
+/// magnitude, and computing the exact tail costs microseconds (see the
+/// `binomial` module for how it stays accurate, to about 1e-13 relative, from
+/// one pair to `u64::MAX`).
 ///
-/// `b + c == 0` gives p-value 1.0 (no evidence either way).
+/// `b + c == 0` gives p-value 1.0 (no evidence either way). p-values below
+/// about 5e-324 (e.g. 0 against 1100) are 0, the nearest `f64`.
 pub fn mcnemar(baseline_only: u64, candidate_only: u64) -> McNemar {
     let (b, c) = (baseline_only, candidate_only);
-    let discordant = b.saturating_add(c);
-    let (statistic, p_value, exact) = if discordant < MCNEMAR_EXACT_BELOW {
-        let k = b.min(c);
-        // Σ_{i <= k} C(n, i) with n < 25: every term and the sum are below
-        // 2^24, so the integer arithmetic, the conversion and the division by
-        // 2^(n - 1) are all exact.
-        let mut term: u64 = 1;
-        let mut sum: u64 = 1;
-        for i in 0..k {
-            term = term * (discordant - i) / (i + 1);
-            sum += term;
-        }
-        let p = sum as f64 / (1u64 << discordant) as f64 * 2.0;
-        (k as f64, p.min(1.0), true)
-    } else {
-        let excess = b.abs_diff(c) as f64 - 1.0;
-        let statistic = excess * excess / discordant as f64;
-        // ChiSquared::new(1.0) cannot fail; the fallback keeps this panic-free.
-        let p = ChiSquared::new(1.0).map_or(f64::NAN, |chi2| chi2.sf(statistic));
-        (statistic, p, false)
-    };
-    McNemar { baseline_only: b, candidate_only: c, statistic, p_value, exact }
+    McNemar { baseline_only: b, candidate_only: c, statistic: b.min(c) as f64, p_value: binomial_two_sided_half(b, c) }
 }
 
 /// Up to this many differences, [`sign_flip_test`] enumerates all `2^n` sign
@@ -193,39 +165,27 @@ mod tests {
     }
 
     #[test]
-    fn mcnemar_exact_known_values() {
+    fn mcnemar_known_values() {
         // statsmodels: mcnemar([[0, 2], [8, 0]]).pvalue = 2 · (1 + 10 + 45) / 1024.
         let t = mcnemar(2, 8);
-        assert!(t.exact);
         assert_eq!(t.statistic, 2.0);
         assert_eq!(t.p_value, 112.0 / 1024.0);
         assert_eq!(mcnemar(8, 2).p_value, t.p_value, "symmetric");
         assert_eq!(mcnemar(0, 0).p_value, 1.0);
         assert_eq!(mcnemar(5, 5).p_value, 1.0);
         assert_eq!(mcnemar(0, 24).p_value, 2.0 / f64::from(1 << 24));
-    }
-
-    #[test]
-    fn mcnemar_switches_to_chi_square_at_25() {
-        let exact = mcnemar(0, 24);
-        let approx = mcnemar(0, 25);
-        assert!(exact.exact && !approx.exact);
-        assert_eq!(approx.statistic, 24.0 * 24.0 / 25.0);
-        // chi2.sf(23.04, 1)
-        assert!((approx.p_value - 1.5866563039511885e-06).abs() < 1e-19, "{}", approx.p_value);
-        // Equal counts: the continuity correction still gives 1 / (b + c).
-        let tie = mcnemar(20, 20);
-        assert_eq!(tie.statistic, 1.0 / 40.0);
-        assert!(tie.p_value < 1.0 && tie.p_value > 0.8);
+        // Exact beyond the old chi-square switch at 25 as well.
+        assert_eq!(mcnemar(0, 25).p_value, 2.0 / f64::from(1 << 25));
     }
 
     #[test]
     fn mcnemar_p_values_are_probabilities_and_shrink_with_imbalance() {
-        for total in 0..60u64 {
+        for total in (0..200u64).chain([999, 1000, 5001]) {
             let mut previous = f64::INFINITY;
             for b in 0..=total / 2 {
                 let t = mcnemar(b, total - b);
-                assert!(t.p_value > 0.0 && t.p_value <= 1.0, "{t:?}");
+                assert!(t.p_value >= 0.0 && t.p_value <= 1.0, "{t:?}");
+                assert!(total > 1000 || t.p_value > 0.0, "{t:?}");
                 // Moving a pair from the larger side to the smaller one makes
                 // the split more balanced, which never lowers the p-value.
                 assert!(previous.is_infinite() || t.p_value >= previous, "{t:?}");
@@ -234,7 +194,7 @@ mod tests {
         }
         // Enormous counts neither panic nor overflow.
         let t = mcnemar(u64::MAX, u64::MAX);
-        assert!(!t.exact && t.p_value.is_finite());
+        assert_eq!(t.p_value, 1.0);
     }
 
     #[test]
