@@ -283,6 +283,7 @@ mod tests {
             ci: None,
             test: TestKind::McnemarExact,
             p_value: Some(0.0004),
+            p_value_mc_se: None,
             p_adjusted: Some(0.0312),
             effect_size: None,
             discordant: None,

@@ -317,6 +317,11 @@ pub struct Comparison {
     pub test: TestKind,
     /// Two-sided p-value of "no difference".
     pub p_value: Option<f64>,
+    /// When `p_value` comes from random sign patterns (`test` is
+    /// `sign_flip_monte_carlo`): its Monte Carlo standard error,
+    /// `sqrt(p (1 − p) / resamples)`; absent for exact and closed-form tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value_mc_se: Option<f64>,
     /// `p_value` after Holm's correction over every comparison in the report.
     pub p_adjusted: Option<f64>,
     /// Cohen's d_z: mean difference / standard deviation of the differences.
@@ -352,9 +357,13 @@ pub enum TestKind {
     /// written: evalkit used it from 25 discordant pairs on before McNemar's
     /// test became exact at every size; kept so that older results still load.
     McnemarChiSquare,
-    /// Paired sign-flip permutation test, every sign pattern enumerated.
+    /// Paired sign-flip permutation test, exact: every sign pattern counted,
+    /// by the exact distribution of the sum when the differences are multiples
+    /// of one step (pass/fail differences, means of repeats, scores with few
+    /// decimals) or by enumeration (at most 16 pairs).
     SignFlipExact,
-    /// Paired sign-flip permutation test on seeded random sign patterns.
+    /// Paired sign-flip permutation test on seeded random sign patterns; the
+    /// p-value's standard error is in `p_value_mc_se`.
     SignFlipMonteCarlo,
     /// Too few pairs for any test.
     None,

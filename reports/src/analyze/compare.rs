@@ -23,8 +23,22 @@ use evalkit_stats as stats;
 pub const ALPHA: f64 = 1.0 - CI_LEVEL;
 /// Power at which the minimum detectable difference is stated.
 pub const POWER: f64 = 0.8;
-/// Random sign patterns drawn when there are too many pairs to enumerate.
-pub const SIGN_FLIP_RESAMPLES: usize = 20_000;
+/// Sign flips (pairs × resamples) a Monte Carlo sign-flip test may spend: a
+/// few tens of milliseconds.
+pub const SIGN_FLIP_WORK: usize = 1 << 25;
+/// Fewest random sign patterns drawn, however many pairs: the standard error
+/// of a p-value near 0.05 is then 0.007 (and is reported).
+pub const SIGN_FLIP_MIN_RESAMPLES: usize = 1_000;
+/// Most random sign patterns drawn: with few pairs they are cheap, and a
+/// p-value near 0.05 then has a standard error of 0.0007.
+pub const SIGN_FLIP_MAX_RESAMPLES: usize = 100_000;
+
+/// Random sign patterns to draw for `pairs` differences, when they can be
+/// neither convolved nor enumerated: [`SIGN_FLIP_WORK`] spread over the
+/// pairs, within [`SIGN_FLIP_MIN_RESAMPLES`]..=[`SIGN_FLIP_MAX_RESAMPLES`].
+pub fn sign_flip_resamples(pairs: usize) -> usize {
+    (SIGN_FLIP_WORK / pairs.max(1)).clamp(SIGN_FLIP_MIN_RESAMPLES, SIGN_FLIP_MAX_RESAMPLES)
+}
 
 /// The paired data of one (baseline, candidate, metric).
 pub struct Pairs {
@@ -104,6 +118,7 @@ pub(crate) fn comparisons(
 pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pairs, seed: u64) -> Comparison {
     let differences = pairs.differences();
     let n = differences.len();
+    let mut p_value_mc_se = None;
     let (test, p_value, discordant) = if n == 0 {
         (TestKind::None, None, None)
     } else if pairs.pass_fail {
@@ -112,9 +127,15 @@ pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pai
         let test = stats::mcnemar(baseline_only, candidate_only);
         (TestKind::McnemarExact, Some(test.p_value), Some(Discordant { baseline_only, candidate_only }))
     } else {
-        let kind =
-            if n <= stats::EXACT_SIGN_FLIP_MAX_N { TestKind::SignFlipExact } else { TestKind::SignFlipMonteCarlo };
-        (kind, stats::sign_flip_test(&differences, SIGN_FLIP_RESAMPLES, seed), None)
+        match stats::sign_flip_test(&differences, sign_flip_resamples(n), seed) {
+            Some(test) if test.is_exact() => (TestKind::SignFlipExact, Some(test.p_value), None),
+            Some(test) => {
+                p_value_mc_se = test.monte_carlo_std_error().filter(|se| se.is_finite());
+                (TestKind::SignFlipMonteCarlo, Some(test.p_value), None)
+            }
+            // Non-finite differences; the analysis drops those before.
+            None => (TestKind::None, None, None),
+        }
     };
     let ci = stats::t_interval(&differences, CI_LEVEL).map(|b| ConfidenceInterval {
         level: CI_LEVEL,
@@ -135,6 +156,7 @@ pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pai
         ci,
         test,
         p_value,
+        p_value_mc_se,
         p_adjusted: None,
         effect_size: stats::cohens_dz(&differences),
         discordant,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::test_support::{binary, failure, metric, response, results, variant};
-use evalkit_record::results::{CiMethod, Direction, Scale};
+use evalkit_record::results::{CiMethod, Comparison, Direction, Scale};
 
 fn close(a: Option<f64>, b: f64) -> bool {
     a.is_some_and(|a| (a - b).abs() < 1e-12)
@@ -316,10 +316,37 @@ fn holm_adjusts_over_every_comparison() {
     let m = |name: &str| metric(name, Scale::Continuous, Direction::HigherIsBetter, None);
     let r = results(vec![variant("a", 20), variant("b", 20)], vec![m("x"), m("y")], &records);
     let x = r.comparison("b", "x").unwrap();
-    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipMonteCarlo);
-    assert!(x.p_adjusted.unwrap() >= x.p_value.unwrap());
+    // Differences of 0.3 and 0.4, multiples of 0.1 up to rounding: the exact
+    // test, every one of the 2^20 sign patterns counted.
+    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipExact);
+    assert_eq!((x.p_value, x.p_value_mc_se), (Some(2.0 / f64::from(1 << 20)), None));
+    assert_eq!(x.p_adjusted, Some(4.0 / f64::from(1 << 20)), "Holm over two comparisons");
     assert_eq!(x.verdict, evalkit_record::results::Verdict::Improved);
     assert_eq!(r.comparison("b", "y").unwrap().verdict, evalkit_record::results::Verdict::NoSignificantChange);
+}
+
+#[test]
+fn continuous_differences_get_a_monte_carlo_p_value_with_its_standard_error() {
+    let mut records = Vec::new();
+    for i in 0..40 {
+        let s = format!("s{i}");
+        // Irrational steps: on no lattice, too many pairs to enumerate.
+        let x = (f64::from(i) * 0.7).sin();
+        records.push(response("a", &s, 0, &[("x", Some(x))]));
+        records.push(response("b", &s, 0, &[("x", Some(x + 0.05 + (f64::from(i) * 1.3).cos() / 3.0))]));
+    }
+    let m = metric("x", Scale::Continuous, Direction::HigherIsBetter, None);
+    let r = results(vec![variant("a", 40), variant("b", 40)], vec![m], &records);
+    let x = r.comparison("b", "x").unwrap();
+    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipMonteCarlo);
+    let (p, se) = (x.p_value.unwrap(), x.p_value_mc_se.unwrap());
+    // 40 pairs: the most resamples, 100,000.
+    assert_eq!(se, (p * (1.0 - p) / 100_000.0).sqrt());
+    let json = serde_json::to_value(x).unwrap();
+    assert_eq!(json["p_value_mc_se"], serde_json::json!(se));
+    // Exact tests leave the field out of results.json.
+    let exact = serde_json::to_value(Comparison { p_value_mc_se: None, ..x.clone() }).unwrap();
+    assert!(exact.get("p_value_mc_se").is_none());
 }
 
 #[test]

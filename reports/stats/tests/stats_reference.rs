@@ -36,6 +36,7 @@ struct Reference {
     clustered: Vec<ClusteredCase>,
     mcnemar: Vec<McNemarCase>,
     sign_flip_exact: Vec<SignFlipCase>,
+    sign_flip_lattice: Vec<SignFlipLatticeCase>,
     holm: Vec<HolmCase>,
     cohens_dz: Vec<CohensDzCase>,
     power_mde: Vec<PowerMdeCase>,
@@ -103,6 +104,16 @@ struct SignFlipCase {
     name: String,
     differences: Vec<f64>,
     p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct SignFlipLatticeCase {
+    name: String,
+    differences: Vec<f64>,
+    /// From the script's exact integer convolution.
+    p_value: f64,
+    /// scipy's exact enumeration, for the cases small enough for it.
+    p_value_scipy: Option<f64>,
 }
 
 /// `null` in the JSON stands for `NaN`.
@@ -240,12 +251,31 @@ fn sign_flip_test_matches_scipys_exact_permutation_test() {
     let cases = reference().sign_flip_exact;
     assert!(cases.len() >= 10);
     for case in cases {
-        assert!(case.differences.len() <= stats::EXACT_SIGN_FLIP_MAX_N, "{}", case.name);
-        // Exact enumeration: neither the resample count nor the seed matter.
+        // Exact (on a lattice or enumerated): neither the resample count nor
+        // the seed matter.
         for (resamples, seed) in [(0, 0), (1000, 99)] {
-            let p = stats::sign_flip_test(&case.differences, resamples, seed)
+            let t = stats::sign_flip_test(&case.differences, resamples, seed)
                 .unwrap_or_else(|| panic!("{}: None", case.name));
-            assert_exact_p(&case.name, p, case.p_value);
+            assert!(t.is_exact(), "{}: {t:?}", case.name);
+            assert_exact_p(&case.name, t.p_value, case.p_value);
+        }
+    }
+}
+
+#[test]
+fn sign_flip_test_is_exact_on_lattices_of_any_size() {
+    let cases = reference().sign_flip_lattice;
+    assert!(cases.len() >= 10);
+    assert!(cases.iter().any(|c| c.differences.len() >= 5000));
+    for case in cases {
+        let name = &case.name;
+        assert!(case.differences.len() > stats::EXACT_SIGN_FLIP_MAX_N, "{name}: beyond enumeration");
+        let t = stats::sign_flip_test(&case.differences, 10, 0).unwrap_or_else(|| panic!("{name}: None"));
+        assert!(matches!(t.method, stats::SignFlipMethod::Lattice { .. }), "{name}: {t:?}");
+        // A sum of probabilities each rounded at most n times.
+        assert_relative(name, "p_value", t.p_value, case.p_value, 1e-12);
+        if let Some(scipy) = case.p_value_scipy {
+            assert_exact_p(name, t.p_value, scipy);
         }
     }
 }
