@@ -37,6 +37,8 @@ struct Reference {
     mcnemar: Vec<McNemarCase>,
     sign_flip_exact: Vec<SignFlipCase>,
     sign_flip_lattice: Vec<SignFlipLatticeCase>,
+    paired_t: Vec<PairedTCase>,
+    wilcoxon: Vec<WilcoxonCase>,
     holm: Vec<HolmCase>,
     cohens_dz: Vec<CohensDzCase>,
     power_mde: Vec<PowerMdeCase>,
@@ -114,6 +116,25 @@ struct SignFlipLatticeCase {
     p_value: f64,
     /// scipy's exact enumeration, for the cases small enough for it.
     p_value_scipy: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct PairedTCase {
+    name: String,
+    differences: Vec<f64>,
+    statistic: f64,
+    df: f64,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct WilcoxonCase {
+    name: String,
+    differences: Vec<f64>,
+    /// `exact` or `normal`: the way scipy's `method="auto"` went.
+    method: String,
+    statistic: f64,
+    p_value: f64,
 }
 
 /// `null` in the JSON stands for `NaN`.
@@ -276,6 +297,53 @@ fn sign_flip_test_is_exact_on_lattices_of_any_size() {
         assert_relative(name, "p_value", t.p_value, case.p_value, 1e-12);
         if let Some(scipy) = case.p_value_scipy {
             assert_exact_p(name, t.p_value, scipy);
+        }
+    }
+}
+
+#[test]
+fn paired_t_test_matches_scipy() {
+    let cases = reference().paired_t;
+    assert!(cases.len() >= 12);
+    assert!(cases.iter().any(|c| c.differences.len() >= 20_000));
+    for case in cases {
+        let name = &case.name;
+        let t = stats::paired_t_test(&case.differences).unwrap_or_else(|| panic!("{name}: None"));
+        assert_eq!(t.df, case.df, "{name}");
+        // numpy sums pairwise, the Rust mean in order: the statistics agree to
+        // rounding, relative to the sum of |d| rather than to the mean.
+        let scale = case.statistic.abs().max(1.0);
+        assert!(
+            (t.statistic - case.statistic).abs() <= 1e-11 * scale,
+            "{name}: t = {:e}, scipy {:e}",
+            t.statistic,
+            case.statistic
+        );
+        // statrs' incomplete beta loses about 4e-15 · df relative.
+        assert_relative(name, "p_value", t.p_value, case.p_value, 1e-10);
+    }
+}
+
+#[test]
+fn wilcoxon_signed_rank_matches_scipy() {
+    let cases = reference().wilcoxon;
+    assert!(cases.len() >= 15);
+    for method in ["exact", "normal"] {
+        assert!(cases.iter().filter(|c| c.method == method).count() >= 5, "{method}");
+    }
+    for case in cases {
+        let name = &case.name;
+        let t = stats::wilcoxon_signed_rank(&case.differences).unwrap_or_else(|| panic!("{name}: None"));
+        let method = match t.method {
+            stats::SignedRankMethod::Exact => "exact",
+            stats::SignedRankMethod::Normal => "normal",
+        };
+        assert_eq!(method, case.method, "{name}");
+        assert_eq!(t.statistic, case.statistic, "{name}: ranks are halves, exact in f64");
+        if method == "exact" {
+            assert_exact_p(name, t.p_value, case.p_value);
+        } else {
+            assert_relative(name, "p_value", t.p_value, case.p_value, 1e-12);
         }
     }
 }
