@@ -64,11 +64,21 @@ pub struct ReportSpec {
     /// whatever this says.
     /// Type: integer ≥ 1. Default: `2000`. Example: `explorer_samples = 500`.
     pub explorer_samples: usize,
+    /// The test that compares each variant with the baseline on metrics that are not one pass/fail
+    /// score per sample (those always get McNemar's exact test). `"permutation"`: the sign-flip
+    /// permutation test of the mean difference, exact when the differences are multiples of one
+    /// step (pass/fail differences, means of repeats, scores with few decimals) or number at most
+    /// 16, sampled otherwise with the p-value's standard error shown. `"t"`: the paired t-test.
+    /// `"wilcoxon"`: the Wilcoxon signed-rank test, which ranks the differences, so that a few
+    /// large ones weigh less. The report names the test behind each p-value.
+    /// Type: `"permutation"`, `"t"` or `"wilcoxon"`. Default: `"permutation"`. Example:
+    /// `paired_test = "wilcoxon"`.
+    pub paired_test: evalkit_reports::analyze::PairedTest,
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { junit_samples: true, explorer_samples: 2000 }
+        ReportSpec { junit_samples: true, explorer_samples: 2000, paired_test: Default::default() }
     }
 }
 

@@ -365,6 +365,15 @@ pub enum TestKind {
     /// Paired sign-flip permutation test on seeded random sign patterns; the
     /// p-value's standard error is in `p_value_mc_se`.
     SignFlipMonteCarlo,
+    /// Paired t-test of the mean difference (`[report] paired_test = "t"`).
+    PairedT,
+    /// Wilcoxon signed-rank test, exact null distribution (`[report]
+    /// paired_test = "wilcoxon"`; scipy's rule: at most 50 pairs without ties
+    /// or zero differences, at most 13 with them).
+    WilcoxonExact,
+    /// Wilcoxon signed-rank test, normal approximation with the tie
+    /// correction (`[report] paired_test = "wilcoxon"`, more pairs).
+    WilcoxonNormal,
     /// Too few pairs for any test.
     None,
 }
@@ -519,6 +528,9 @@ mod tests {
             (TestKind::McnemarChiSquare, "mcnemar_chi_square"),
             (TestKind::SignFlipExact, "sign_flip_exact"),
             (TestKind::SignFlipMonteCarlo, "sign_flip_monte_carlo"),
+            (TestKind::PairedT, "paired_t"),
+            (TestKind::WilcoxonExact, "wilcoxon_exact"),
+            (TestKind::WilcoxonNormal, "wilcoxon_normal"),
             (TestKind::None, "none"),
         ] {
             let json = format!("\"{name}\"");
