@@ -29,9 +29,10 @@ pub const EXACT_SIGN_FLIP_MAX_N: usize = 16;
 /// of means of 10 repeats, 70% of them ties as is common, about 3·10^7.
 pub const LATTICE_MAX_WORK: u64 = 1 << 26;
 
-/// The widest distribution the convolution may hold: `Σ |m_i|`, 2^22 cells
-/// (32 MiB in each of two buffers).
-const LATTICE_MAX_SPAN: u64 = 1 << 22;
+/// The widest distribution the convolution may hold: `Σ |m_i|`, 2^20 cells
+/// (8 MiB in each of its two buffers). The work bound alone would allow four
+/// times as many for a handful of large multiples.
+const LATTICE_MAX_SPAN: u64 = 1 << 20;
 
 /// scipy's relative tolerance for treating a permuted statistic as equal to
 /// the observed one (`permutation_test`'s `gamma = abs(100 · eps · observed)`):
@@ -341,6 +342,11 @@ mod tests {
         let d: Vec<f64> = (0..1_000_000).map(|i| f64::from(i % 3) - 1.0).collect();
         let t = sign_flip_test(&d, 10, 0).unwrap();
         assert!(t.is_exact() && t.p_value == 1.0, "{t:?}");
+        // Few differences, but multiples too large to hold: 17 · 2^20 cells.
+        let mut d = vec![1.0; 17];
+        d.push(1.0 / f64::from(1 << 20));
+        let t = sign_flip_test(&d, 3, 0).unwrap();
+        assert!(matches!(t.method, SignFlipMethod::MonteCarlo { .. }), "{t:?}");
         // A million differences of several sizes: over the budget, sampled.
         let d: Vec<f64> = (0..1_000_000).map(|i| f64::from(i % 5) - 2.1).collect();
         let t = sign_flip_test(&d, 3, 0).unwrap();
