@@ -70,7 +70,7 @@ pub struct ReportSpec {
     /// step (pass/fail differences, means of repeats, scores with few decimals) or number at most
     /// 16, sampled otherwise with the p-value's standard error shown. `"t"`: the paired t-test.
     /// `"wilcoxon"`: the Wilcoxon signed-rank test, which ranks the differences, so that a few
-    /// large ones weigh less. The report names the test behind each p-value.
+    /// outlying ones weigh no more than their rank. The report names the test behind each p-value.
     /// Type: `"permutation"`, `"t"` or `"wilcoxon"`. Default: `"permutation"`. Example:
     /// `paired_test = "wilcoxon"`.
     pub paired_test: evalkit_reports::analyze::PairedTest,

@@ -458,6 +458,15 @@ fn the_suites_paired_test_decides_for_continuous_metrics_only() {
 }
 
 #[test]
+fn sampled_sign_flip_tests_spread_a_fixed_budget_over_the_pairs() {
+    use compare::sign_flip_resamples;
+    assert_eq!(sign_flip_resamples(0), 100_000);
+    assert_eq!(sign_flip_resamples(40), 100_000);
+    assert_eq!(sign_flip_resamples(10_000), (1 << 25) / 10_000);
+    assert_eq!(sign_flip_resamples(1_000_000), 1_000);
+}
+
+#[test]
 fn paired_test_names_read_as_the_suite_writes_them() {
     for (name, test) in
         [("permutation", PairedTest::Permutation), ("t", PairedTest::T), ("wilcoxon", PairedTest::Wilcoxon)]
