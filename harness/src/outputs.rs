@@ -202,6 +202,7 @@ pub fn derive(
         metrics: metric_infos(suite),
         records,
         baseline: suite.file.suite.baseline.clone(),
+        paired_test: suite.file.report.paired_test,
     };
     let mut results = analyze(input);
     let mut specs = suite.file.gates.clone();
@@ -286,6 +287,7 @@ pub fn load_baseline(path: &Path) -> Result<Baseline> {
             metrics: metric_infos(&contents.suite),
             records: contents.records(),
             baseline: contents.suite.file.suite.baseline.clone(),
+            paired_test: contents.suite.file.report.paired_test,
         };
         return Ok(gates::baseline_of_run(&analyze(input), contents.records()));
     }

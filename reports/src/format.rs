@@ -2,7 +2,7 @@
 //! both say the same thing: rates as percentages, seconds and dollars with
 //! their units, counts with thousands separators.
 
-use evalkit_record::results::{ConfidenceInterval, MetricInfo, Scale};
+use evalkit_record::results::{Comparison, ConfidenceInterval, MetricInfo, Scale, TestKind};
 
 /// Shown where there is no value (no valid score, no interval).
 pub(crate) const NONE: &str = "-";
@@ -122,6 +122,30 @@ pub(crate) fn p_value(p: f64) -> String {
     }
 }
 
+/// The test behind a comparison's p-value, as every report names it.
+pub(crate) fn test_label(test: TestKind) -> &'static str {
+    match test {
+        TestKind::McnemarExact => "McNemar exact",
+        TestKind::McnemarChiSquare => "McNemar χ²",
+        TestKind::SignFlipExact => "sign-flip, exact",
+        TestKind::SignFlipMonteCarlo => "sign-flip, Monte Carlo",
+        TestKind::PairedT => "paired t",
+        TestKind::WilcoxonExact => "Wilcoxon, exact",
+        TestKind::WilcoxonNormal => "Wilcoxon, normal approx.",
+        TestKind::None => "none",
+    }
+}
+
+/// A comparison's unadjusted p-value, followed by its Monte Carlo standard
+/// error when it was sampled: `0.031`, `0.031 ±0.0017`.
+pub(crate) fn comparison_p(c: &Comparison) -> String {
+    match (c.p_value, c.p_value_mc_se) {
+        (None, _) => NONE.to_owned(),
+        (Some(p), None) => p_value(p),
+        (Some(p), Some(se)) => format!("{} ±{}", p_value(p), significant(se, 2)),
+    }
+}
+
 /// A ratio such as `2.1×`.
 /// Column names of the per-variant usage table, shared by the terminal and
 /// Markdown summaries so both show the same figures.
@@ -203,6 +227,34 @@ mod tests {
         assert_eq!(p_value(0.0312), "0.031");
         assert_eq!(p_value(1.0), "1.0");
         assert_eq!(ratio(2.0833), "2.1×");
+    }
+
+    #[test]
+    fn comparison_p_values_carry_their_monte_carlo_error() {
+        use evalkit_record::results::Verdict;
+        let c = Comparison {
+            metric: "m".into(),
+            baseline: "a".into(),
+            candidate: "b".into(),
+            pairs: 40,
+            baseline_mean: None,
+            candidate_mean: None,
+            difference: None,
+            ci: None,
+            test: TestKind::SignFlipMonteCarlo,
+            p_value: Some(0.0312),
+            p_value_mc_se: Some(0.000_55),
+            p_adjusted: None,
+            effect_size: None,
+            discordant: None,
+            minimum_detectable_difference: None,
+            verdict: Verdict::NotEnoughData,
+        };
+        assert_eq!(comparison_p(&c), "0.031 ±0.00055");
+        assert_eq!(comparison_p(&Comparison { p_value_mc_se: None, ..c.clone() }), "0.031");
+        assert_eq!(comparison_p(&Comparison { p_value: Some(1e-5), ..c.clone() }), "<0.001 ±0.00055");
+        assert_eq!(comparison_p(&Comparison { p_value: None, ..c }), NONE);
+        assert_eq!(test_label(TestKind::WilcoxonNormal), "Wilcoxon, normal approx.");
     }
 
     #[test]

@@ -152,6 +152,7 @@ fn comparisons(out: &mut String, results: &RunResults) {
         ("metric", false),
         ("difference", true),
         ("95% CI", true),
+        ("test", false),
         ("p", true),
         ("Holm p", true),
         ("verdict", false),
@@ -161,14 +162,14 @@ fn comparisons(out: &mut String, results: &RunResults) {
         let signed = |v: Option<f64>| v.filter(|v| v.is_finite()).map_or_else(|| NONE.to_owned(), |v| style.signed(v));
         let ci =
             c.ci.map_or_else(|| NONE.to_owned(), |ci| format!("[{}, {}]", style.signed(ci.low), style.signed(ci.high)));
-        let p = |p: Option<f64>| p.map_or_else(|| NONE.to_owned(), format::p_value);
         table.row(vec![
             format!("{} vs {}", c.candidate, c.baseline),
             c.metric.clone(),
             signed(c.difference),
             ci,
-            p(c.p_value),
-            p(c.p_adjusted),
+            format::test_label(c.test).to_owned(),
+            format::comparison_p(c),
+            c.p_adjusted.map_or_else(|| NONE.to_owned(), format::p_value),
             c.verdict.label().to_owned(),
         ]);
     }
@@ -283,6 +284,7 @@ mod tests {
             ci: None,
             test: TestKind::McnemarExact,
             p_value: Some(0.0004),
+            p_value_mc_se: None,
             p_adjusted: Some(0.0312),
             effect_size: None,
             discordant: None,
@@ -319,7 +321,10 @@ mod tests {
         assert!(md.contains("| ✅ passed | em floor | mean 75.0% ≥ 70.0% | - |"), "{md}");
         assert!(md.contains("- 🟢 **cand** beats **base** on em by +25.0 pts (p=0.031, Holm-adjusted).\n"), "{md}");
         assert!(md.contains("- 1 other comparison shows no significant change.\n"), "{md}");
-        assert!(md.contains("| cand vs base | em | +25.0 pts | - | &lt;0.001 | 0.031 | improved |"), "{md}");
+        assert!(
+            md.contains("| cand vs base | em | +25.0 pts | - | McNemar exact | &lt;0.001 | 0.031 | improved |"),
+            "{md}"
+        );
         assert!(md.contains("| base | em | 75.0% | [30.1%, 95.4%] | 4 | 0 | 0 |"), "{md}");
         assert!(md.contains("| base | 400 | 40 | 1.00s | 1.00s | - |"), "{md}");
         assert!(!md.contains("Incomplete run"));

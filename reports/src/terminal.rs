@@ -46,7 +46,8 @@ pub fn summary_table(results: &RunResults) -> String {
     out
 }
 
-/// The paired comparisons as a table: difference with its interval, the
+/// The paired comparisons as a table: difference with its interval, the test,
+/// its p-value (with the Monte Carlo standard error when it was sampled), the
 /// Holm-adjusted p-value and the verdict. `metrics` gives each metric's
 /// display style. Empty when there are none.
 pub fn comparison_table(
@@ -56,8 +57,9 @@ pub fn comparison_table(
     if comparisons.is_empty() {
         return String::new();
     }
-    let header = ["candidate", "baseline", "metric", "pairs", "difference", "95% CI", "p (Holm)", "verdict"];
-    let mut table = Table::new(&header, 3);
+    let header =
+        ["candidate", "baseline", "metric", "test", "pairs", "difference", "95% CI", "p", "p (Holm)", "verdict"];
+    let mut table = Table::new(&header, 4);
     for c in comparisons {
         let style = metrics.iter().find(|m| m.name == c.metric).map_or(Style::Plain(None), Style::of);
         let interval =
@@ -66,9 +68,11 @@ pub fn comparison_table(
             c.candidate.clone(),
             c.baseline.clone(),
             c.metric.clone(),
+            format::test_label(c.test).to_owned(),
             c.pairs.to_string(),
             c.difference.map_or_else(|| NONE.to_owned(), |d| style.signed(d)),
             interval,
+            format::comparison_p(c),
             c.p_adjusted.map_or_else(|| NONE.to_owned(), format::p_value),
             c.verdict.label().to_owned(),
         ]);
@@ -220,10 +224,10 @@ variant              tokens in  tokens out  latency p50  latency p90      cost
 baseline                   600          60        1.12s        1.62s  $0.00123
 candidate-long-name        500          50        2.00s        2.80s   $0.0615
 
-candidate            baseline  metric       pairs  difference                   95% CI  p (Holm)                verdict
-candidate-long-name  baseline  exact_match      4   +25.0 pts  [-54.6 pts, +104.6 pts]       1.0  no significant change
-candidate-long-name  baseline  latency          5      +1.00s        [+0.509s, +1.49s]      0.19  no significant change
-candidate-long-name  baseline  cost             5    +$0.0121     [+$0.0121, +$0.0121]      0.19  no significant change
+candidate            baseline  metric       test              pairs  difference                   95% CI      p  p (Holm)                verdict
+candidate-long-name  baseline  exact_match  McNemar exact         4   +25.0 pts  [-54.6 pts, +104.6 pts]    1.0       1.0  no significant change
+candidate-long-name  baseline  latency      sign-flip, exact      5      +1.00s        [+0.509s, +1.49s]  0.062      0.19  no significant change
+candidate-long-name  baseline  cost         sign-flip, exact      5    +$0.0121     [+$0.0121, +$0.0121]  0.062      0.19  no significant change
 ";
         let text = summary_table(&two_variants());
         assert_eq!(text, expected, "\n{text}");

@@ -95,6 +95,7 @@ pub fn results(variants: Vec<VariantInfo>, metrics: Vec<MetricInfo>, records: &[
         metrics,
         records,
         baseline: None,
+        paired_test: Default::default(),
     })
 }
 

@@ -19,8 +19,9 @@ pub fn compare(run_a: &Path, run_b: &Path, json: Option<&Path>) -> Result<u8, Fa
             a.results.run.suite_name, b.results.run.suite_name
         );
     }
-    let seed = b.results.run.seed;
-    let comparison = compare_runs((&a.results, a.records()), (&b.results, b.records()), seed);
+    // Run B's settings: the run being judged, typically the newer one.
+    let (test, seed) = (b.suite.file.report.paired_test, b.results.run.seed);
+    let comparison = compare_runs((&a.results, a.records()), (&b.results, b.records()), test, seed);
     println!("A = {} ({})", a.results.run.id, a.run.path.display());
     println!("B = {} ({})", b.results.run.id, b.run.path.display());
     if comparison.comparisons.is_empty() {

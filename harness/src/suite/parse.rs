@@ -246,6 +246,13 @@ mod tests {
     }
 
     #[test]
+    fn unknown_paired_test() {
+        let message = error_for(&format!("{HEAD}[report]\npaired_test = \"wilcoxn\"\n"));
+        assert!(message.contains("unknown value `wilcoxn` for `report.paired_test`"), "{message}");
+        assert!(message.contains("did you mean `wilcoxon`?"), "{message}");
+    }
+
+    #[test]
     fn missing_key() {
         let message = error_for("[suite]\ndescription = \"x\"\n");
         assert!(message.starts_with("error: missing key `name` in `suite`\n --> suite.toml:1:1"), "{message}");

@@ -70,11 +70,26 @@ pub struct ReportSpec {
     /// writes it as it is, for tools that read the file as data. Number cells are never changed.
     /// Type: `"neutralize"` or `"raw"`. Default: `"neutralize"`. Example: `csv_formulas = "raw"`.
     pub csv_formulas: evalkit_reports::CsvFormulas,
+    /// The test that compares each variant with the baseline on metrics that are not one pass/fail
+    /// score per sample (those always get McNemar's exact test). `"permutation"`: the sign-flip
+    /// permutation test of the mean difference, exact when the differences are multiples of one
+    /// step (pass/fail differences, means of repeats, scores with few decimals) or number at most
+    /// 16, sampled otherwise with the p-value's standard error shown. `"t"`: the paired t-test.
+    /// `"wilcoxon"`: the Wilcoxon signed-rank test, which ranks the differences, so that a few
+    /// outlying ones weigh no more than their rank. The report names the test behind each p-value.
+    /// Type: `"permutation"`, `"t"` or `"wilcoxon"`. Default: `"permutation"`. Example:
+    /// `paired_test = "wilcoxon"`.
+    pub paired_test: evalkit_reports::analyze::PairedTest,
 }
 
 impl Default for ReportSpec {
     fn default() -> Self {
-        ReportSpec { junit_samples: true, explorer_samples: 2000, csv_formulas: Default::default() }
+        ReportSpec {
+            junit_samples: true,
+            explorer_samples: 2000,
+            csv_formulas: Default::default(),
+            paired_test: Default::default(),
+        }
     }
 }
 

@@ -317,6 +317,11 @@ pub struct Comparison {
     pub test: TestKind,
     /// Two-sided p-value of "no difference".
     pub p_value: Option<f64>,
+    /// When `p_value` comes from random sign patterns (`test` is
+    /// `sign_flip_monte_carlo`): its Monte Carlo standard error,
+    /// `sqrt(p (1 − p) / resamples)`; absent for exact and closed-form tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value_mc_se: Option<f64>,
     /// `p_value` after Holm's correction over every comparison in the report.
     pub p_adjusted: Option<f64>,
     /// Cohen's d_z: mean difference / standard deviation of the differences.
@@ -346,14 +351,29 @@ pub struct Discordant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestKind {
-    /// McNemar's exact binomial test (fewer than 25 discordant pairs).
+    /// McNemar's exact binomial test on the discordant pairs.
     McnemarExact,
-    /// McNemar's chi-square test with continuity correction.
+    /// McNemar's chi-square test with continuity correction. No longer
+    /// written: evalkit used it from 25 discordant pairs on before McNemar's
+    /// test became exact at every size; kept so that older results still load.
     McnemarChiSquare,
-    /// Paired sign-flip permutation test, every sign pattern enumerated.
+    /// Paired sign-flip permutation test, exact: every sign pattern counted,
+    /// by the exact distribution of the sum when the differences are multiples
+    /// of one step (pass/fail differences, means of repeats, scores with few
+    /// decimals) or by enumeration (at most 16 pairs).
     SignFlipExact,
-    /// Paired sign-flip permutation test on seeded random sign patterns.
+    /// Paired sign-flip permutation test on seeded random sign patterns; the
+    /// p-value's standard error is in `p_value_mc_se`.
     SignFlipMonteCarlo,
+    /// Paired t-test of the mean difference (`[report] paired_test = "t"`).
+    PairedT,
+    /// Wilcoxon signed-rank test, exact null distribution (`[report]
+    /// paired_test = "wilcoxon"`; scipy's rule: at most 50 pairs without ties
+    /// or zero differences, at most 13 with them).
+    WilcoxonExact,
+    /// Wilcoxon signed-rank test, normal approximation with the tie
+    /// correction (`[report] paired_test = "wilcoxon"`, more pairs).
+    WilcoxonNormal,
     /// Too few pairs for any test.
     None,
 }
@@ -497,6 +517,26 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(names, r#"["binary","continuous","higher_is_better","lower_is_better","wilson","t"]"#);
+    }
+
+    #[test]
+    fn test_kinds_keep_their_names_including_retired_ones() {
+        // Older results.json files name tests evalkit no longer runs; they
+        // must still load.
+        for (kind, name) in [
+            (TestKind::McnemarExact, "mcnemar_exact"),
+            (TestKind::McnemarChiSquare, "mcnemar_chi_square"),
+            (TestKind::SignFlipExact, "sign_flip_exact"),
+            (TestKind::SignFlipMonteCarlo, "sign_flip_monte_carlo"),
+            (TestKind::PairedT, "paired_t"),
+            (TestKind::WilcoxonExact, "wilcoxon_exact"),
+            (TestKind::WilcoxonNormal, "wilcoxon_normal"),
+            (TestKind::None, "none"),
+        ] {
+            let json = format!("\"{name}\"");
+            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
+            assert_eq!(serde_json::from_str::<TestKind>(&json).unwrap(), kind);
+        }
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //!
 //! Pairing removes the sample-to-sample variation that dwarfs most real
 //! differences between two prompts or models (an easy question is easy for
-//! both). Pass/fail metrics with one score per sample use McNemar's test on
-//! the discordant pairs; everything else a sign-flip permutation test on the
-//! per-sample differences. Holm's correction runs over every comparison of
-//! the report, so a suite with many metrics does not find "wins" by chance.
+//! both). Pass/fail metrics with one score per sample use McNemar's exact test
+//! on the discordant pairs; everything else the suite's `[report]
+//! paired_test` on the per-sample differences ([`PairedTest`]: a sign-flip
+//! permutation test unless it says otherwise). Holm's correction runs over
+//! every comparison of the report, so a suite with many metrics does not find
+//! "wins" by chance.
 
 use std::collections::BTreeMap;
 
@@ -23,8 +25,47 @@ use evalkit_stats as stats;
 pub const ALPHA: f64 = 1.0 - CI_LEVEL;
 /// Power at which the minimum detectable difference is stated.
 pub const POWER: f64 = 0.8;
-/// Random sign patterns drawn when there are too many pairs to enumerate.
-pub const SIGN_FLIP_RESAMPLES: usize = 20_000;
+/// Sign flips (pairs × resamples) a Monte Carlo sign-flip test may spend: a
+/// few tens of milliseconds.
+pub const SIGN_FLIP_WORK: usize = 1 << 25;
+/// Fewest random sign patterns drawn, however many pairs: the standard error
+/// of a p-value near 0.05 is then 0.007 (and is reported). Beyond 33,554
+/// pairs this floor spends more than [`SIGN_FLIP_WORK`]: about a second for a
+/// million pairs, where the paired t-test is the quicker and as good a choice.
+pub const SIGN_FLIP_MIN_RESAMPLES: usize = 1_000;
+/// Most random sign patterns drawn: with few pairs they are cheap, and a
+/// p-value near 0.05 then has a standard error of 0.0007.
+pub const SIGN_FLIP_MAX_RESAMPLES: usize = 100_000;
+
+/// The test of the per-sample differences of a metric that is not one
+/// pass/fail score per sample (those always get McNemar's exact test):
+/// `[report] paired_test` in the suite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairedTest {
+    /// The sign-flip permutation test of the mean difference: assumes only
+    /// that, without a difference, each pair's difference is as likely to have
+    /// either sign. Exact when the differences lie on a lattice (pass/fail
+    /// differences, means of repeats, scores with few decimals) or number 16
+    /// or fewer; otherwise sampled, with the p-value's standard error.
+    #[default]
+    Permutation,
+    /// The paired t-test: exact when the differences are normal, and close to
+    /// it for large samples.
+    T,
+    /// The Wilcoxon signed-rank test: it ranks the sizes of the differences,
+    /// so how far the largest go beyond the others does not matter; it tests
+    /// whether the differences are centred on 0 (their pseudo-median), not
+    /// their mean.
+    Wilcoxon,
+}
+
+/// Random sign patterns to draw for `pairs` differences, when they can be
+/// neither convolved nor enumerated: [`SIGN_FLIP_WORK`] spread over the
+/// pairs, within [`SIGN_FLIP_MIN_RESAMPLES`]..=[`SIGN_FLIP_MAX_RESAMPLES`].
+pub fn sign_flip_resamples(pairs: usize) -> usize {
+    (SIGN_FLIP_WORK / pairs.max(1)).clamp(SIGN_FLIP_MIN_RESAMPLES, SIGN_FLIP_MAX_RESAMPLES)
+}
 
 /// The paired data of one (baseline, candidate, metric).
 pub struct Pairs {
@@ -76,6 +117,7 @@ pub(crate) fn comparisons(
     baseline: &str,
     candidates: &[&str],
     tasks_by_variant: &BTreeMap<&str, Vec<&Record>>,
+    test: PairedTest,
     seed: u64,
 ) -> Vec<Comparison> {
     let tasks_of = |name: &str| tasks_by_variant.get(name).map_or(&[][..], Vec::as_slice);
@@ -87,7 +129,7 @@ pub(crate) fn comparisons(
         let candidate_tasks = tasks_of(candidate);
         for (metric, a) in metrics.iter().zip(&baseline_scores) {
             let b = SampleScores::collect(candidate_tasks, &metric.name);
-            out.push(compare(metric, baseline, candidate, &Pairs::new(metric, a, &b), seed));
+            out.push(compare(metric, baseline, candidate, &Pairs::new(metric, a, &b), test, seed));
         }
     }
     let adjusted = stats::holm(&out.iter().map(|c| c.p_value.unwrap_or(f64::NAN)).collect::<Vec<_>>());
@@ -100,22 +142,31 @@ pub(crate) fn comparisons(
 }
 
 /// One comparison, before Holm's correction (`p_adjusted` unset, verdict
-/// `NotEnoughData` until [`comparisons`] fills them).
-pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pairs, seed: u64) -> Comparison {
+/// `NotEnoughData` until [`comparisons`] fills them). `test` is the test for
+/// metrics that are not pass/fail; `seed` seeds a sampled sign-flip test.
+pub fn compare(
+    metric: &MetricInfo,
+    baseline: &str,
+    candidate: &str,
+    pairs: &Pairs,
+    test: PairedTest,
+    seed: u64,
+) -> Comparison {
     let differences = pairs.differences();
     let n = differences.len();
-    let (test, p_value, discordant) = if n == 0 {
-        (TestKind::None, None, None)
+    let mut p_value_mc_se = None;
+    let mut discordant = None;
+    let (test, p_value) = if n == 0 {
+        (TestKind::None, None)
     } else if pairs.pass_fail {
         let baseline_only = differences.iter().filter(|d| **d < 0.0).count() as u64;
         let candidate_only = differences.iter().filter(|d| **d > 0.0).count() as u64;
-        let test = stats::mcnemar(baseline_only, candidate_only);
-        let kind = if test.exact { TestKind::McnemarExact } else { TestKind::McnemarChiSquare };
-        (kind, Some(test.p_value), Some(Discordant { baseline_only, candidate_only }))
+        discordant = Some(Discordant { baseline_only, candidate_only });
+        (TestKind::McnemarExact, Some(stats::mcnemar(baseline_only, candidate_only).p_value))
     } else {
-        let kind =
-            if n <= stats::EXACT_SIGN_FLIP_MAX_N { TestKind::SignFlipExact } else { TestKind::SignFlipMonteCarlo };
-        (kind, stats::sign_flip_test(&differences, SIGN_FLIP_RESAMPLES, seed), None)
+        let (kind, p, se) = difference_test(&differences, test, seed);
+        p_value_mc_se = se;
+        (kind, p)
     };
     let ci = stats::t_interval(&differences, CI_LEVEL).map(|b| ConfidenceInterval {
         level: CI_LEVEL,
@@ -136,11 +187,39 @@ pub fn compare(metric: &MetricInfo, baseline: &str, candidate: &str, pairs: &Pai
         ci,
         test,
         p_value,
+        p_value_mc_se,
         p_adjusted: None,
         effect_size: stats::cohens_dz(&differences),
         discordant,
         minimum_detectable_difference: mde,
         verdict: Verdict::NotEnoughData,
+    }
+}
+
+/// The chosen test of a metric's paired differences: which test ran, its
+/// p-value, and the p-value's Monte Carlo standard error when it was sampled.
+/// No p-value where the test needs more pairs (the t-test two) or a
+/// difference is not finite (the analysis drops those before).
+fn difference_test(differences: &[f64], test: PairedTest, seed: u64) -> (TestKind, Option<f64>, Option<f64>) {
+    let none = (TestKind::None, None, None);
+    match test {
+        PairedTest::Permutation => {
+            let Some(t) = stats::sign_flip_test(differences, sign_flip_resamples(differences.len()), seed) else {
+                return none;
+            };
+            match t.monte_carlo_std_error() {
+                None => (TestKind::SignFlipExact, Some(t.p_value), None),
+                Some(se) => (TestKind::SignFlipMonteCarlo, Some(t.p_value), se.is_finite().then_some(se)),
+            }
+        }
+        PairedTest::T => stats::paired_t_test(differences).map_or(none, |t| (TestKind::PairedT, Some(t.p_value), None)),
+        PairedTest::Wilcoxon => stats::wilcoxon_signed_rank(differences).map_or(none, |t| {
+            let kind = match t.method {
+                stats::SignedRankMethod::Exact => TestKind::WilcoxonExact,
+                stats::SignedRankMethod::Normal => TestKind::WilcoxonNormal,
+            };
+            (kind, Some(t.p_value), None)
+        }),
     }
 }
 
@@ -184,8 +263,14 @@ pub struct RunComparison {
 }
 
 /// Compare run B with run A, pairing samples by their stable id. Variants
-/// pair by name; two single-variant runs pair whatever their names.
-pub fn compare_runs(a: (&RunResults, &[Record]), b: (&RunResults, &[Record]), seed: u64) -> RunComparison {
+/// pair by name; two single-variant runs pair whatever their names. `test`
+/// and `seed` as for [`compare`].
+pub fn compare_runs(
+    a: (&RunResults, &[Record]),
+    b: (&RunResults, &[Record]),
+    test: PairedTest,
+    seed: u64,
+) -> RunComparison {
     let (results_a, records_a) = a;
     let (results_b, records_b) = b;
     let mut pairs: Vec<(&str, &str)> = results_a
@@ -205,7 +290,7 @@ pub fn compare_runs(a: (&RunResults, &[Record]), b: (&RunResults, &[Record]), se
             let paired = Pairs::from_means(metric, &before, &after, |zero_one| zero_one);
             let label_a = format!("A:{variant_a}");
             let label_b = format!("B:{variant_b}");
-            comparisons.push(compare(metric, &label_a, &label_b, &paired, seed));
+            comparisons.push(compare(metric, &label_a, &label_b, &paired, test, seed));
         }
     }
     let adjusted = stats::holm(&comparisons.iter().map(|c| c.p_value.unwrap_or(f64::NAN)).collect::<Vec<_>>());

@@ -19,7 +19,8 @@
 //!    samples there is no interval. Medians and corpus perplexities get seeded
 //!    bootstrap intervals.
 //! 5. Each other variant is compared with the baseline variant on every
-//!    metric, paired by sample ([`compare`]).
+//!    metric, paired by sample ([`compare`]), with McNemar's exact test for
+//!    pass/fail metrics and the suite's [`PairedTest`] for the others.
 //!
 //! Records of variants not listed in the input, and scores of metrics not
 //! listed, are outside the plan and not reported: the caller passes the
@@ -32,6 +33,7 @@ pub mod compare;
 mod samples;
 
 use aggregate::Settings;
+pub use compare::PairedTest;
 pub use samples::sample_means;
 use samples::valid_score;
 
@@ -58,6 +60,9 @@ pub struct AnalysisInput<'a> {
     pub records: &'a [Record],
     /// The variant the others are compared with; `None`: the first one.
     pub baseline: Option<String>,
+    /// The test of the paired differences of metrics that are not pass/fail
+    /// (`[report] paired_test`).
+    pub paired_test: PairedTest,
 }
 
 /// Summarise a run's records. Never panics; any records (none, partial,
@@ -87,7 +92,7 @@ pub fn analyze(input: AnalysisInput<'_>) -> RunResults {
         Some(baseline) => {
             let candidates: Vec<&str> =
                 input.variants.iter().map(|v| v.name.as_str()).filter(|name| *name != baseline).collect();
-            compare::comparisons(&input.metrics, baseline, &candidates, &by_variant, settings.seed)
+            compare::comparisons(&input.metrics, baseline, &candidates, &by_variant, input.paired_test, settings.seed)
         }
         None => Vec::new(),
     };

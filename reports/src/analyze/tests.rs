@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::test_support::{binary, failure, metric, response, results, variant};
-use evalkit_record::results::{CiMethod, Direction, Scale};
+use evalkit_record::results::{CiMethod, Comparison, Direction, Scale};
 
 fn close(a: Option<f64>, b: f64) -> bool {
     a.is_some_and(|a| (a - b).abs() < 1e-12)
@@ -316,10 +316,37 @@ fn holm_adjusts_over_every_comparison() {
     let m = |name: &str| metric(name, Scale::Continuous, Direction::HigherIsBetter, None);
     let r = results(vec![variant("a", 20), variant("b", 20)], vec![m("x"), m("y")], &records);
     let x = r.comparison("b", "x").unwrap();
-    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipMonteCarlo);
-    assert!(x.p_adjusted.unwrap() >= x.p_value.unwrap());
+    // Differences of 0.3 and 0.4, multiples of 0.1 up to rounding: the exact
+    // test, every one of the 2^20 sign patterns counted.
+    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipExact);
+    assert_eq!((x.p_value, x.p_value_mc_se), (Some(2.0 / f64::from(1 << 20)), None));
+    assert_eq!(x.p_adjusted, Some(4.0 / f64::from(1 << 20)), "Holm over two comparisons");
     assert_eq!(x.verdict, evalkit_record::results::Verdict::Improved);
     assert_eq!(r.comparison("b", "y").unwrap().verdict, evalkit_record::results::Verdict::NoSignificantChange);
+}
+
+#[test]
+fn continuous_differences_get_a_monte_carlo_p_value_with_its_standard_error() {
+    let mut records = Vec::new();
+    for i in 0..40 {
+        let s = format!("s{i}");
+        // Irrational steps: on no lattice, too many pairs to enumerate.
+        let x = (f64::from(i) * 0.7).sin();
+        records.push(response("a", &s, 0, &[("x", Some(x))]));
+        records.push(response("b", &s, 0, &[("x", Some(x + 0.05 + (f64::from(i) * 1.3).cos() / 3.0))]));
+    }
+    let m = metric("x", Scale::Continuous, Direction::HigherIsBetter, None);
+    let r = results(vec![variant("a", 40), variant("b", 40)], vec![m], &records);
+    let x = r.comparison("b", "x").unwrap();
+    assert_eq!(x.test, evalkit_record::results::TestKind::SignFlipMonteCarlo);
+    let (p, se) = (x.p_value.unwrap(), x.p_value_mc_se.unwrap());
+    // 40 pairs: the most resamples, 100,000.
+    assert_eq!(se, (p * (1.0 - p) / 100_000.0).sqrt());
+    let json = serde_json::to_value(x).unwrap();
+    assert_eq!(json["p_value_mc_se"], serde_json::json!(se));
+    // Exact tests leave the field out of results.json.
+    let exact = serde_json::to_value(Comparison { p_value_mc_se: None, ..x.clone() }).unwrap();
+    assert!(exact.get("p_value_mc_se").is_none());
 }
 
 #[test]
@@ -356,6 +383,7 @@ fn repeats_give_flakiness_and_pass_at_k() {
         metrics: vec![binary("em")],
         records: &records,
         baseline: None,
+        paired_test: Default::default(),
     });
     let repeats = r.aggregate("a", "em").unwrap().repeats.clone().unwrap();
     assert_eq!((repeats.samples, repeats.flaky_samples), (3, 1));
@@ -373,4 +401,78 @@ fn invalid_scores_are_counted_by_cause() {
     let causes = &r.aggregate("a", "em").unwrap().invalid_causes;
     assert_eq!(causes.get("no answer found"), Some(&2));
     assert_eq!(causes.get("not scored"), Some(&1));
+}
+
+/// Variants `a` and `b` scored on a pass/fail metric `em` and a continuous
+/// `score` whose per-sample difference b − a is `differences[i]`, compared
+/// with `test`.
+fn compared_with(test: PairedTest, differences: &[f64]) -> RunResults {
+    let mut records = Vec::new();
+    for (i, d) in differences.iter().enumerate() {
+        let s = format!("s{i:03}");
+        let base = (f64::from(i as u32) * 0.61).sin();
+        records.push(response("a", &s, 0, &[("score", Some(base)), ("em", Some(f64::from(i % 2 == 0)))]));
+        records.push(response("b", &s, 0, &[("score", Some(base + d)), ("em", Some(f64::from(i % 3 != 0)))]));
+    }
+    let n = differences.len() as u64;
+    analyze(AnalysisInput {
+        run: crate::test_support::run_info(),
+        suite: serde_json::json!({}),
+        variants: vec![variant("a", n), variant("b", n)],
+        metrics: vec![binary("em"), metric("score", Scale::Continuous, Direction::HigherIsBetter, None)],
+        records: &records,
+        baseline: None,
+        paired_test: test,
+    })
+}
+
+#[test]
+fn the_suites_paired_test_decides_for_continuous_metrics_only() {
+    use evalkit_record::results::TestKind;
+    let differences: Vec<f64> = (0..30).map(|i| 0.1 + (f64::from(i) * 1.7).cos() / 4.0).collect();
+    let observed = |r: &RunResults| {
+        let c = r.comparison("b", "score").unwrap();
+        (c.test, c.p_value.unwrap(), c.p_value_mc_se)
+    };
+    let by_t = compared_with(PairedTest::T, &differences);
+    let (kind, p, se) = observed(&by_t);
+    let pairs = by_t.comparison("b", "score").unwrap().pairs;
+    assert_eq!((kind, se, pairs), (TestKind::PairedT, None, 30));
+    // The analysis subtracts scores, so its differences carry rounding.
+    let expected = stats::paired_t_test(&differences).unwrap().p_value;
+    assert!((p - expected).abs() <= 1e-9 * expected, "{p} vs {expected}");
+
+    let by_wilcoxon = compared_with(PairedTest::Wilcoxon, &differences);
+    let (kind, p, se) = observed(&by_wilcoxon);
+    // 30 distinct differences: scipy's rule makes it exact.
+    assert_eq!((kind, se), (TestKind::WilcoxonExact, None));
+    assert_eq!(p, stats::wilcoxon_signed_rank(&differences).unwrap().p_value);
+    let many: Vec<f64> = (0..80).map(|i| (f64::from(i) * 0.9).sin() + 0.2).collect();
+    assert_eq!(observed(&compared_with(PairedTest::Wilcoxon, &many)).0, TestKind::WilcoxonNormal);
+
+    // The default is the permutation test; pass/fail metrics keep McNemar's.
+    assert_eq!(observed(&compared_with(PairedTest::default(), &differences)).0, TestKind::SignFlipMonteCarlo);
+    for r in [&by_t, &by_wilcoxon] {
+        assert_eq!(r.comparison("b", "em").unwrap().test, TestKind::McnemarExact);
+    }
+}
+
+#[test]
+fn sampled_sign_flip_tests_spread_a_fixed_budget_over_the_pairs() {
+    use compare::sign_flip_resamples;
+    assert_eq!(sign_flip_resamples(0), 100_000);
+    assert_eq!(sign_flip_resamples(40), 100_000);
+    assert_eq!(sign_flip_resamples(10_000), (1 << 25) / 10_000);
+    assert_eq!(sign_flip_resamples(1_000_000), 1_000);
+}
+
+#[test]
+fn paired_test_names_read_as_the_suite_writes_them() {
+    for (name, test) in
+        [("permutation", PairedTest::Permutation), ("t", PairedTest::T), ("wilcoxon", PairedTest::Wilcoxon)]
+    {
+        assert_eq!(serde_json::from_value::<PairedTest>(serde_json::json!(name)).unwrap(), test);
+        assert_eq!(serde_json::to_value(test).unwrap(), serde_json::json!(name));
+    }
+    assert!(serde_json::from_value::<PairedTest>(serde_json::json!("sign-flip")).is_err());
 }

@@ -41,6 +41,7 @@ fn comparison(metric: &str, difference: f64, p: f64, verdict: Verdict) -> Compar
         ci: ci(difference - 0.05, difference + 0.05),
         test: TestKind::McnemarExact,
         p_value: Some(p / 2.0),
+        p_value_mc_se: None,
         p_adjusted: Some(p),
         effect_size: Some(0.61),
         discordant: Some(Discordant { baseline_only: 2, candidate_only: 9 }),
@@ -83,7 +84,8 @@ fn compared_report() -> (RunResults, Vec<Record>) {
     results.comparisons = vec![
         comparison("em", 0.12, 0.003, Verdict::Improved),
         Comparison {
-            test: TestKind::SignFlipExact,
+            test: TestKind::SignFlipMonteCarlo,
+            p_value_mc_se: Some(0.00126),
             discordant: None,
             ..comparison("cost", 0.0011, 0.4, Verdict::NoSignificantChange)
         },
@@ -151,6 +153,8 @@ fn headline_states_verdicts_costs_and_gates() {
         // Comparisons table.
         "<td class=\"num\">+12.0 pts</td><td class=\"num\">[+7.0 pts, +17.0 pts]</td><td class=\"nowrap\">McNemar exact</td><td class=\"num\">0.0015</td><td class=\"num\">0.0030</td><td class=\"num\">0.61</td><td class=\"num\">2 &#x2f; 9</td><td class=\"num\">±8.0 pts</td><td><span class=\"badge ok\">improved</span></td>",
         "<span class=\"badge neutral\">no significant change</span>",
+        // A sampled p-value comes with its standard error.
+        "<td class=\"nowrap\">sign-flip, Monte Carlo</td><td class=\"num\">0.20 ±0.0013</td><td class=\"num\">0.40</td>",
         // Gates table.
         "<span class=\"badge bad\">failed</span></td><td>no regression</td>",
         "<div class=\"warning small\">only 30 samples</div>",
@@ -291,6 +295,7 @@ fn missing_values_render_as_dashes() {
             difference: None,
             ci: None,
             p_value: None,
+            p_value_mc_se: None,
             p_adjusted: None,
             effect_size: None,
             minimum_detectable_difference: None,

@@ -11,7 +11,7 @@ use super::charts::Rgb;
 use crate::format::{self, Style, NONE};
 use evalkit_record::results::{
     Aggregate, CiMethod, Comparison, ConfidenceInterval, Direction, GateResult, GateStatus, MetricInfo, RunResults,
-    Scale, TestKind, VariantInfo, VariantUsage, Verdict,
+    Scale, VariantInfo, VariantUsage, Verdict,
 };
 
 /// Variant colours: Tableau 10, in variant order, repeating after ten.
@@ -118,16 +118,6 @@ fn ci_method(ci: Option<&ConfidenceInterval>) -> &'static str {
         CiMethod::ClusteredT => "t, cluster-robust",
         CiMethod::Bootstrap => "bootstrap",
     })
-}
-
-fn test_label(test: TestKind) -> &'static str {
-    match test {
-        TestKind::McnemarExact => "McNemar exact",
-        TestKind::McnemarChiSquare => "McNemar χ²",
-        TestKind::SignFlipExact => "sign-flip, exact",
-        TestKind::SignFlipMonteCarlo => "sign-flip, Monte Carlo",
-        TestKind::None => "none",
-    }
 }
 
 /// A variant's identity: what was run.
@@ -458,8 +448,8 @@ pub(super) fn comparison_rows(results: &RunResults) -> Vec<ComparisonRow<'_>> {
                     || NONE.to_owned(),
                     |ci| format!("[{}, {}]", style.signed(ci.low), style.signed(ci.high)),
                 ),
-                test: test_label(c.test),
-                p_value: p(c.p_value),
+                test: format::test_label(c.test),
+                p_value: format::comparison_p(c),
                 p_adjusted: p(c.p_adjusted),
                 effect_size: c.effect_size.map_or_else(|| NONE.to_owned(), |d| format::significant(d, 2)),
                 discordant: c

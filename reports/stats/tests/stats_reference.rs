@@ -20,6 +20,14 @@ fn assert_exact_p(case: &str, actual: f64, expected: f64) {
     assert!((actual - expected).abs() <= 1e-12, "{case}: p-value = {actual:e}, reference {expected:e}");
 }
 
+/// Agreement required of p-values that span many orders of magnitude:
+/// `tolerance` relative to the reference; a reference of exactly 0 (an
+/// underflow) must be matched exactly.
+fn assert_relative(case: &str, what: &str, actual: f64, expected: f64, tolerance: f64) {
+    let ok = if expected == 0.0 { actual == 0.0 } else { ((actual - expected) / expected).abs() <= tolerance };
+    assert!(ok, "{case}: {what} = {actual:e}, reference {expected:e} (relative {:e})", (actual - expected) / expected);
+}
+
 #[derive(Deserialize)]
 struct Reference {
     wilson: Vec<WilsonCase>,
@@ -28,6 +36,9 @@ struct Reference {
     clustered: Vec<ClusteredCase>,
     mcnemar: Vec<McNemarCase>,
     sign_flip_exact: Vec<SignFlipCase>,
+    sign_flip_lattice: Vec<SignFlipLatticeCase>,
+    paired_t: Vec<PairedTCase>,
+    wilcoxon: Vec<WilcoxonCase>,
     holm: Vec<HolmCase>,
     cohens_dz: Vec<CohensDzCase>,
     power_mde: Vec<PowerMdeCase>,
@@ -84,15 +95,45 @@ struct McNemarCase {
     name: String,
     baseline_only: u64,
     candidate_only: u64,
-    exact: bool,
     statistic: f64,
     p_value: f64,
+    /// The script's own high-precision value (see the README).
+    p_value_exact: f64,
 }
 
 #[derive(Deserialize)]
 struct SignFlipCase {
     name: String,
     differences: Vec<f64>,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct SignFlipLatticeCase {
+    name: String,
+    differences: Vec<f64>,
+    /// From the script's exact integer convolution.
+    p_value: f64,
+    /// scipy's exact enumeration, for the cases small enough for it.
+    p_value_scipy: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct PairedTCase {
+    name: String,
+    differences: Vec<f64>,
+    statistic: f64,
+    df: f64,
+    p_value: f64,
+}
+
+#[derive(Deserialize)]
+struct WilcoxonCase {
+    name: String,
+    differences: Vec<f64>,
+    /// `exact` or `normal`: the way scipy's `method="auto"` went.
+    method: String,
+    statistic: f64,
     p_value: f64,
 }
 
@@ -211,18 +252,18 @@ fn clustered_mean_matches_statsmodels() {
 #[test]
 fn mcnemar_matches_statsmodels() {
     let cases = reference().mcnemar;
-    assert!(cases.len() >= 12);
+    assert!(cases.len() >= 30);
     for case in cases {
         let name = &case.name;
         let t = stats::mcnemar(case.baseline_only, case.candidate_only);
         assert_eq!((t.baseline_only, t.candidate_only), (case.baseline_only, case.candidate_only), "{name}");
-        assert_eq!(t.exact, case.exact, "{name}");
         assert_close(name, "statistic", t.statistic, case.statistic);
-        if case.exact {
-            assert_exact_p(name, t.p_value, case.p_value);
-        } else {
-            assert_close(name, "p_value", t.p_value, case.p_value);
-        }
+        assert_relative(name, "p_value (high precision)", t.p_value, case.p_value_exact, 1e-12);
+        // scipy's binom.cdf, under statsmodels, loses digits as the number of
+        // discordant pairs n grows (1e-10 relative at 2^40, 2e-7 at 2e18):
+        // 1e-12 up to a million pairs, looser in step with sqrt(n) beyond.
+        let n = (case.baseline_only as f64) + (case.candidate_only as f64);
+        assert_relative(name, "p_value (statsmodels)", t.p_value, case.p_value, 1e-12 * (n.sqrt() / 1000.0).max(1.0));
     }
 }
 
@@ -231,12 +272,78 @@ fn sign_flip_test_matches_scipys_exact_permutation_test() {
     let cases = reference().sign_flip_exact;
     assert!(cases.len() >= 10);
     for case in cases {
-        assert!(case.differences.len() <= stats::EXACT_SIGN_FLIP_MAX_N, "{}", case.name);
-        // Exact enumeration: neither the resample count nor the seed matter.
+        // Exact (on a lattice or enumerated): neither the resample count nor
+        // the seed matter.
         for (resamples, seed) in [(0, 0), (1000, 99)] {
-            let p = stats::sign_flip_test(&case.differences, resamples, seed)
+            let t = stats::sign_flip_test(&case.differences, resamples, seed)
                 .unwrap_or_else(|| panic!("{}: None", case.name));
-            assert_exact_p(&case.name, p, case.p_value);
+            assert!(t.is_exact(), "{}: {t:?}", case.name);
+            assert_exact_p(&case.name, t.p_value, case.p_value);
+        }
+    }
+}
+
+#[test]
+fn sign_flip_test_is_exact_on_lattices_of_any_size() {
+    let cases = reference().sign_flip_lattice;
+    assert!(cases.len() >= 10);
+    assert!(cases.iter().any(|c| c.differences.len() >= 5000));
+    for case in cases {
+        let name = &case.name;
+        assert!(case.differences.len() > stats::EXACT_SIGN_FLIP_MAX_N, "{name}: beyond enumeration");
+        let t = stats::sign_flip_test(&case.differences, 10, 0).unwrap_or_else(|| panic!("{name}: None"));
+        assert!(matches!(t.method, stats::SignFlipMethod::Lattice { .. }), "{name}: {t:?}");
+        // A sum of probabilities each rounded at most n times.
+        assert_relative(name, "p_value", t.p_value, case.p_value, 1e-12);
+        if let Some(scipy) = case.p_value_scipy {
+            assert_exact_p(name, t.p_value, scipy);
+        }
+    }
+}
+
+#[test]
+fn paired_t_test_matches_scipy() {
+    let cases = reference().paired_t;
+    assert!(cases.len() >= 12);
+    assert!(cases.iter().any(|c| c.differences.len() >= 20_000));
+    for case in cases {
+        let name = &case.name;
+        let t = stats::paired_t_test(&case.differences).unwrap_or_else(|| panic!("{name}: None"));
+        assert_eq!(t.df, case.df, "{name}");
+        // numpy sums pairwise, the Rust mean in order: the statistics agree to
+        // rounding, relative to the sum of |d| rather than to the mean.
+        let scale = case.statistic.abs().max(1.0);
+        assert!(
+            (t.statistic - case.statistic).abs() <= 1e-11 * scale,
+            "{name}: t = {:e}, scipy {:e}",
+            t.statistic,
+            case.statistic
+        );
+        // statrs' incomplete beta loses about 4e-15 · df relative.
+        assert_relative(name, "p_value", t.p_value, case.p_value, 1e-10);
+    }
+}
+
+#[test]
+fn wilcoxon_signed_rank_matches_scipy() {
+    let cases = reference().wilcoxon;
+    assert!(cases.len() >= 15);
+    for method in ["exact", "normal"] {
+        assert!(cases.iter().filter(|c| c.method == method).count() >= 5, "{method}");
+    }
+    for case in cases {
+        let name = &case.name;
+        let t = stats::wilcoxon_signed_rank(&case.differences).unwrap_or_else(|| panic!("{name}: None"));
+        let method = match t.method {
+            stats::SignedRankMethod::Exact => "exact",
+            stats::SignedRankMethod::Normal => "normal",
+        };
+        assert_eq!(method, case.method, "{name}");
+        assert_eq!(t.statistic, case.statistic, "{name}: ranks are halves, exact in f64");
+        if method == "exact" {
+            assert_exact_p(name, t.p_value, case.p_value);
+        } else {
+            assert_relative(name, "p_value", t.p_value, case.p_value, 1e-12);
         }
     }
 }

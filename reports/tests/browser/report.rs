@@ -200,6 +200,7 @@ pub fn build(trap_url: &str) -> (RunResults, Vec<Record>) {
         metrics,
         records: &records,
         baseline: None,
+        paired_test: Default::default(),
     });
     if results.gates.is_empty() {
         results.gates = gates(&results);
