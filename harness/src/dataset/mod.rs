@@ -2,7 +2,8 @@
 //!
 //! JSONL and CSV are read with dedicated readers, so values arrive exactly as
 //! written (a CSV `007` stays the string `007`; JSON numbers keep their type)
-//! and every error names the file line. Parquet is read with polars.
+//! and every error names the file line. Parquet is read with polars-parquet
+//! after its footer is checked (parquet/footer.rs).
 
 mod csv_file;
 mod jsonl;
@@ -94,10 +95,11 @@ pub fn load(name: &str, spec: &DatasetSpec, path: &Path, seed: u64) -> Result<Da
             .with_hint("paths in a suite are relative to the suite file")
     })?;
     let format = spec.format.or_else(|| format_from_extension(path)).unwrap_or(DatasetFormat::Jsonl);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     let rows = match format {
         DatasetFormat::Jsonl => jsonl::read(path, &bytes)?,
         DatasetFormat::Csv => csv_file::read(path, &bytes)?,
-        DatasetFormat::Parquet => parquet::read(path, bytes.clone())?,
+        DatasetFormat::Parquet => parquet::read(path, bytes)?,
         DatasetFormat::Text => text::read(path, &bytes)?,
     };
     let mut samples = assign_ids(name, spec, path, rows)?;
@@ -116,7 +118,6 @@ pub fn load(name: &str, spec: &DatasetSpec, path: &Path, seed: u64) -> Result<Da
     if let Some(count) = spec.sample {
         samples = select::seeded_subset(samples, count, seed, name);
     }
-    let sha256 = hex::encode(Sha256::digest(&bytes));
     Ok(Dataset { name: name.to_owned(), path: path.to_path_buf(), samples, sha256 })
 }
 
