@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use super::Position;
 use crate::diagnostic::Diagnostic;
 use columns::Node;
-use footer::CORRUPT;
+use footer::{CORRUPT, MAGIC};
 
 /// What is wrong with a Parquet file, and how to fix it.
 #[derive(Debug)]
@@ -44,6 +44,11 @@ impl Problem {
     fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Problem { message: message.into(), hint: hint.into() }
     }
+}
+
+/// Whether `bytes` are framed as Parquet: the magic `PAR1` at both ends.
+pub(super) fn looks_like_parquet(bytes: &[u8]) -> bool {
+    bytes.len() >= 12 && bytes.starts_with(MAGIC) && bytes.ends_with(MAGIC)
 }
 
 /// Read every row of a Parquet file.
