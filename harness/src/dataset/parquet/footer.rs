@@ -17,8 +17,9 @@
 use std::io::Cursor;
 
 use polars_parquet_format::thrift::protocol::{TCompactInputProtocol, TCompactOutputProtocol};
+use polars_parquet_format::thrift::{Error as ThriftError, ProtocolError, ProtocolErrorKind};
 use polars_parquet_format::{
-    ColumnChunk, ColumnMetaData, ConvertedType, FileMetaData, LogicalType, PageHeader, PageType, RowGroup,
+    ColumnChunk, ColumnMetaData, ConvertedType, Encoding, FileMetaData, LogicalType, PageHeader, PageType, RowGroup,
     SchemaElement, Type,
 };
 
@@ -100,8 +101,15 @@ pub(super) fn check(bytes: &[u8]) -> Result<Checked, Problem> {
 fn parse_footer(footer: &[u8]) -> Result<FileMetaData, Problem> {
     let budget = footer.len().saturating_mul(9).saturating_add(1024);
     let mut protocol = TCompactInputProtocol::new(footer, budget);
-    FileMetaData::read_from_in_protocol(&mut protocol)
-        .map_err(|e| Problem::new(format!("Parquet footer is corrupt: {e}"), CORRUPT))
+    FileMetaData::read_from_in_protocol(&mut protocol).map_err(|e| {
+        let what = match e {
+            ThriftError::Protocol(ProtocolError { kind: ProtocolErrorKind::SizeLimit, .. }) => {
+                format!("a list or string in it is longer than its {} bytes could hold", footer.len())
+            }
+            other => other.to_string(),
+        };
+        Problem::new(format!("Parquet footer is corrupt: {what}"), CORRUPT)
+    })
 }
 
 /// What the first bytes of a file that is not Parquet suggest it is.
@@ -143,8 +151,10 @@ fn check_schema(schema: &[SchemaElement]) -> Result<usize, Problem> {
             "write the dataset with at least one column, such as `question`",
         ));
     }
-    // Children still to come for each open group, innermost last.
+    // Children still to come for each open group, innermost last, and the
+    // top-level column the groups below the root belong to.
     let mut open: Vec<i64> = vec![i64::from(root_children)];
+    let mut column = "";
     let mut leaves = 0;
     for element in &schema[1..] {
         while open.last() == Some(&0) {
@@ -154,13 +164,20 @@ fn check_schema(schema: &[SchemaElement]) -> Result<usize, Problem> {
             return Err(corrupt("it has elements after its last column"));
         };
         *remaining -= 1;
+        if open.len() == 1 {
+            column = &element.name;
+        }
         match element.num_children {
             Some(n) if n < 0 => return Err(corrupt(&format!("`{}` has a negative number of fields", element.name))),
             Some(n) if n > 0 => {
                 if open.len() >= MAX_DEPTH {
                     return Err(Problem::new(
-                        format!("Parquet column `{}` is nested more than {MAX_DEPTH} levels deep", element.name),
-                        "flatten the column before writing the file (evalkit reads at most 32 levels of structs and lists)",
+                        format!("Parquet column `{column}` is nested more than {MAX_DEPTH} levels deep"),
+                        format!(
+                            "flatten the column before writing the file (evalkit reads at most {MAX_DEPTH} levels \
+                             of structs and lists; `{}` is deeper)",
+                            element.name
+                        ),
                     ));
                 }
                 open.push(i64::from(n));
@@ -380,17 +397,25 @@ fn scan_chunk(chunk: &[u8], num_values: i64) -> Result<(u64, u64), String> {
 }
 
 /// The values a page header declares (dictionary entries for a dictionary
-/// page), checked to be non-negative; a data page v2's level lengths must fit
-/// in the page.
+/// page), checked to be non-negative; its encodings must be ones
+/// polars-parquet knows (it unwraps them), and a data page v2's level
+/// lengths must fit in the page.
 fn page_values(header: &PageHeader) -> Result<i64, String> {
     let count = match header.type_ {
-        PageType::DATA_PAGE => header.data_page_header.as_ref().map(|h| h.num_values),
+        PageType::DATA_PAGE => {
+            let Some(v1) = &header.data_page_header else {
+                return Err("a data page has no header".to_owned());
+            };
+            known_encodings(&[v1.encoding, v1.definition_level_encoding, v1.repetition_level_encoding])?;
+            Some(v1.num_values)
+        }
         PageType::DICTIONARY_PAGE => header.dictionary_page_header.as_ref().map(|h| h.num_values),
         PageType::DATA_PAGE_V2 => {
             let Some(v2) = &header.data_page_header_v2 else {
                 return Err("a data page has no header".to_owned());
             };
             let levels = i64::from(v2.definition_levels_byte_length) + i64::from(v2.repetition_levels_byte_length);
+            known_encodings(&[v2.encoding])?;
             if v2.definition_levels_byte_length < 0
                 || v2.repetition_levels_byte_length < 0
                 || v2.num_rows < 0
@@ -407,6 +432,25 @@ fn page_values(header: &PageHeader) -> Result<i64, String> {
         Some(n) if n >= 0 => Ok(i64::from(n)),
         Some(n) => Err(format!("a page declares {n} values")),
         None => Err("a page has no header for its type".to_owned()),
+    }
+}
+
+/// Every encoding polars-parquet decodes (`Encoding`'s `TryFrom` there).
+fn known_encodings(encodings: &[Encoding]) -> Result<(), String> {
+    const KNOWN: [Encoding; 9] = [
+        Encoding::PLAIN,
+        Encoding::PLAIN_DICTIONARY,
+        Encoding::RLE,
+        Encoding::BIT_PACKED,
+        Encoding::DELTA_BINARY_PACKED,
+        Encoding::DELTA_LENGTH_BYTE_ARRAY,
+        Encoding::DELTA_BYTE_ARRAY,
+        Encoding::RLE_DICTIONARY,
+        Encoding::BYTE_STREAM_SPLIT,
+    ];
+    match encodings.iter().find(|e| !KNOWN.contains(e)) {
+        Some(unknown) => Err(format!("a page has an unknown encoding ({})", unknown.0)),
+        None => Ok(()),
     }
 }
 
