@@ -21,10 +21,10 @@
 //! EVALKIT_FUZZ_SECONDS=3600 EVALKIT_FUZZ_SEED=$RANDOM cargo test -p evalkit --test fuzz -- --nocapture
 //! ```
 //!
-//! A failing input is saved under `target/tmp/fuzz/failures/` (its name
+//! A failing input is saved under `target/tmp/fuzz-failures/` (its name
 //! says the seed and case) and can be replayed with `evalkit validate`. If
-//! the process aborts, the input that did it is the `case.*` file the
-//! loop's first line of output names.
+//! the process aborts, the input that did it is the `case.*` file in the
+//! folder the loop's first line of output names.
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
@@ -89,8 +89,10 @@ const INTEGERS: &[i64] = &[0, 1, -1, 127, 128, 255, 256, 0x7fff, 0xffff, 0x7fff_
 fn validate_survives_mutated_suites_and_datasets() {
     let seconds: u64 = env_or("EVALKIT_FUZZ_SECONDS", 5);
     let seed: u64 = env_or("EVALKIT_FUZZ_SEED", 1);
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz");
-    let _ = std::fs::remove_dir_all(work.join("cases"));
+    // One folder per process: checkouts sharing a target folder may fuzz at
+    // the same time.
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let work = tmp.join(format!("fuzz-{}", std::process::id()));
     std::fs::create_dir_all(work.join("cases/suites")).unwrap();
     let seeds = Seeds::load(&work);
     println!("fuzzing for {seconds} s from seed {seed}; an abort leaves its input in {}", work.join("cases").display());
@@ -107,6 +109,8 @@ fn validate_survives_mutated_suites_and_datasets() {
         }
     }
     fuzz.report(seconds);
+    // Reached only when every case passed: nothing in it is worth keeping.
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -327,7 +331,7 @@ impl Fuzz {
     }
 
     fn save(&self, path: &Path, case: u64) -> PathBuf {
-        let folder = self.work.join("failures");
+        let folder = self.work.with_file_name("fuzz-failures");
         std::fs::create_dir_all(&folder).unwrap();
         let extension = path.extension().map_or(String::new(), |e| e.to_string_lossy().into_owned());
         let saved = folder.join(format!("seed{}-case{case}.{extension}", self.seed));
