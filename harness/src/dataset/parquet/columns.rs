@@ -68,6 +68,15 @@ impl Unit {
         }
     }
 
+    /// The unit's name, for messages.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Unit::Millis => "milliseconds",
+            Unit::Micros => "microseconds",
+            Unit::Nanos => "nanoseconds",
+        }
+    }
+
     fn from_parquet(unit: TimeUnit) -> Self {
         match unit {
             TimeUnit::Milliseconds => Unit::Millis,

@@ -34,7 +34,7 @@ use footer::{CORRUPT, MAGIC};
 /// What is wrong with a Parquet file, and how to fix it.
 #[derive(Debug)]
 pub(super) struct Problem {
-    /// What is wrong, as a lowercase fragment.
+    /// What is wrong.
     pub message: String,
     /// How to fix it.
     pub hint: String,
@@ -75,6 +75,7 @@ struct Column {
     node: Node,
 }
 
+/// Decode a checked file row group by row group, column by column.
 fn decode(bytes: Vec<u8>, checked: &footer::Checked) -> Result<super::Rows, Problem> {
     let metadata = deserialize_metadata(Buffer::from_vec(checked.canonical.clone()))
         .map_err(|e| Problem::new(format!("Parquet footer is corrupt: {e}"), CORRUPT))?;

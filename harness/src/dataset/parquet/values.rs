@@ -45,7 +45,7 @@ pub(super) fn value(node: &Node, array: &dyn Array, index: usize) -> Result<Valu
             let raw = integer(array, index)?.wide();
             Value::String(
                 calendar::time_of_day(raw, *unit)
-                    .ok_or_else(|| format!("time of day {raw} (in {unit:?}) is outside one day"))?,
+                    .ok_or_else(|| format!("time of day {raw} ({}) is outside one day", unit.name()))?,
             )
         }
         Node::Timestamp { unit, utc } => {
@@ -245,6 +245,7 @@ fn uuid(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::columns::Unit;
     use super::*;
 
     #[test]
@@ -275,6 +276,24 @@ mod tests {
         // 65500 is the shortest decimal that rounds to the largest f16, 65504.
         assert_eq!(shortest_f16(half::f16::MAX), 65500.0);
         assert_eq!(float(f64::NAN), Value::Null);
+    }
+
+    #[test]
+    fn values_their_type_cannot_hold_are_errors() {
+        let times = PrimitiveArray::<i32>::from_slice([45_296_789, 86_400_000]);
+        assert_eq!(value(&Node::Time(Unit::Millis), &times, 0).unwrap(), "12:34:56.789");
+        assert_eq!(
+            value(&Node::Time(Unit::Millis), &times, 1).unwrap_err(),
+            "time of day 86400000 (milliseconds) is outside one day"
+        );
+        let bytes = BinaryViewArray::from_slice_values([b"ok".as_slice(), b"\xff\x00".as_slice()]);
+        assert_eq!(value(&Node::Text, &bytes, 1).unwrap_err(), "text is not valid UTF-8 (at byte 0)");
+        assert_eq!(value(&Node::Binary, &bytes, 1).unwrap(), "/wA=", "bytes that are not text as base64");
+        assert_eq!(value(&Node::Binary, &bytes, 0).unwrap(), "ok");
+        assert!(value(&Node::Text, &bytes, 2).is_err(), "past the end is an error, not a panic");
+        // Unsigned integers stored in the signed type of their width.
+        let stored = PrimitiveArray::<i32>::from_slice([-1]);
+        assert_eq!(value(&Node::Int { unsigned: true }, &stored, 0).unwrap(), u64::from(u32::MAX));
     }
 
     #[test]
