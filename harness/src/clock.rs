@@ -21,8 +21,10 @@ fn civil_now() -> ((i64, u32, u32), (u64, u64, u64)) {
     (civil_from_days(days), (rest / 3600, rest % 3600 / 60, rest % 60))
 }
 
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar),
+/// exact for any day whose year fits an i64 (Parquet dates and timestamps
+/// use it far beyond chrono's range: dataset/parquet/calendar.rs).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

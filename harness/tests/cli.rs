@@ -15,6 +15,8 @@ mod support;
 mod bad_input;
 #[path = "cli/cache.rs"]
 mod cache;
+#[path = "cli/datasets.rs"]
+mod datasets;
 #[path = "cli/faults.rs"]
 mod faults;
 #[path = "cli/gates.rs"]

@@ -2,7 +2,8 @@
 //!
 //! JSONL and CSV are read with dedicated readers, so values arrive exactly as
 //! written (a CSV `007` stays the string `007`; JSON numbers keep their type)
-//! and every error names the file line. Parquet is read with polars.
+//! and every error names the file line. Parquet is read with polars-parquet
+//! after its footer is checked (parquet/footer.rs).
 
 mod csv_file;
 mod jsonl;
@@ -94,21 +95,29 @@ pub fn load(name: &str, spec: &DatasetSpec, path: &Path, seed: u64) -> Result<Da
             .with_hint("paths in a suite are relative to the suite file")
     })?;
     let format = spec.format.or_else(|| format_from_extension(path)).unwrap_or(DatasetFormat::Jsonl);
+    if format != DatasetFormat::Parquet && parquet::looks_like_parquet(&bytes) {
+        return Err(parquet_read_as(name, spec, format, path));
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let empty = bytes.is_empty();
     let rows = match format {
         DatasetFormat::Jsonl => jsonl::read(path, &bytes)?,
         DatasetFormat::Csv => csv_file::read(path, &bytes)?,
-        DatasetFormat::Parquet => parquet::read(path, bytes.clone())?,
+        DatasetFormat::Parquet => parquet::read(path, bytes)?,
         DatasetFormat::Text => text::read(path, &bytes)?,
     };
+    if rows.is_empty() {
+        return Err(no_rows(name, format, empty, path));
+    }
     let mut samples = assign_ids(name, spec, path, rows)?;
     if let Some(wanted) = &spec.split {
         let field = spec.split_field.as_deref().unwrap_or("split");
-        samples.retain(|s| s.fields.get(field).is_some_and(|v| value_text(v) == *wanted));
-        if samples.is_empty() {
-            return Err(Diagnostic::new(format!("dataset `{name}` has no rows with `{field}` = `{wanted}`"))
-                .in_file(path)
-                .with_hint(format!("check `split` and `split_field` in `[datasets.{name}]`")));
+        let (kept, others): (Vec<Sample>, Vec<Sample>) =
+            samples.into_iter().partition(|s| s.fields.get(field).is_some_and(|v| value_text(v) == *wanted));
+        if kept.is_empty() {
+            return Err(no_split_rows(name, spec, field, wanted, &others).in_file(path));
         }
+        samples = kept;
     }
     if let Some(limit) = spec.limit {
         samples.truncate(limit);
@@ -116,8 +125,91 @@ pub fn load(name: &str, spec: &DatasetSpec, path: &Path, seed: u64) -> Result<Da
     if let Some(count) = spec.sample {
         samples = select::seeded_subset(samples, count, seed, name);
     }
-    let sha256 = hex::encode(Sha256::digest(&bytes));
     Ok(Dataset { name: name.to_owned(), path: path.to_path_buf(), samples, sha256 })
+}
+
+/// A Parquet file about to be read as another format.
+fn parquet_read_as(name: &str, spec: &DatasetSpec, format: DatasetFormat, path: &Path) -> Diagnostic {
+    let as_what = match format {
+        DatasetFormat::Jsonl => "JSON Lines",
+        DatasetFormat::Csv => "CSV",
+        DatasetFormat::Text => "text",
+        DatasetFormat::Parquet => "Parquet",
+    };
+    let hint = if spec.format.is_some() {
+        format!("write `format = \"parquet\"` in `[datasets.{name}]`, or remove `format` and name the file `.parquet`")
+    } else {
+        format!("set `format = \"parquet\"` in `[datasets.{name}]`, or name the file `.parquet`")
+    };
+    Diagnostic::new(format!(
+        "dataset `{name}` is a Parquet file (it begins and ends with `PAR1`), but it is read as {as_what}"
+    ))
+    .in_file(path)
+    .with_hint(hint)
+}
+
+/// A file that holds no rows.
+fn no_rows(name: &str, format: DatasetFormat, empty: bool, path: &Path) -> Diagnostic {
+    let (what, hint) = match format {
+        _ if empty => ("the file is empty", "write the dataset into it, or point `path` at another file"),
+        DatasetFormat::Jsonl => (
+            "every line of the file is blank",
+            "write one JSON object per line, such as {\"question\": \"...\", \"answer\": \"...\"}",
+        ),
+        DatasetFormat::Csv => {
+            ("the file has a header row but no rows below it", "add one row per sample below the header")
+        }
+        DatasetFormat::Parquet => ("the file has columns but no rows", "write the dataset's rows into the file"),
+        DatasetFormat::Text => ("the file is blank", "a `text` dataset is one document to score"),
+    };
+    Diagnostic::new(format!("dataset `{name}` has no rows: {what}")).in_file(path).with_hint(hint)
+}
+
+/// No row has `field` = `wanted`: say which values the field does hold (or
+/// that no row has it), and suggest the closest.
+fn no_split_rows(name: &str, spec: &DatasetSpec, field: &str, wanted: &str, rows: &[Sample]) -> Diagnostic {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for sample in rows {
+        if let Some(value) = sample.fields.get(field) {
+            *counts.entry(value_text(value)).or_default() += 1;
+        }
+    }
+    let message = format!("dataset `{name}` has no rows with `{field}` = `{wanted}`");
+    if counts.is_empty() {
+        let fields: Vec<&str> = rows.first().map(|s| s.fields.keys().map(String::as_str).collect()).unwrap_or_default();
+        let listed = list(fields.iter().map(|f| format!("`{f}`")), fields.len());
+        let key = if spec.split_field.is_some() { "split_field" } else { "split_field` (default `split`)" };
+        let hint = match crate::diagnostic::suggest(field, fields.iter().copied()) {
+            Some(best) => format!("did you mean `split_field = \"{best}\"`? the rows' fields are {listed}"),
+            None => format!(
+                "the rows' fields are {listed}: set `{key}` to the one holding the split, or remove `split` to use every row"
+            ),
+        };
+        return Diagnostic::new(format!("{message}: no row has a field `{field}`")).with_hint(hint);
+    }
+    let listed = list(counts.iter().map(|(value, n)| format!("`{value}` ({n} {})", plural(*n))), counts.len());
+    let hint = match crate::diagnostic::suggest(wanted, counts.keys().map(String::as_str)) {
+        Some(best) => format!("did you mean `split = \"{best}\"`? `{field}` holds {listed}"),
+        None => format!("`{field}` holds {listed}: set `split` in `[datasets.{name}]` to one of them"),
+    };
+    Diagnostic::new(message).with_hint(hint)
+}
+
+/// The first ten items, then how many more.
+fn list(items: impl Iterator<Item = String>, total: usize) -> String {
+    let mut shown: Vec<String> = items.take(10).collect();
+    if total > shown.len() {
+        shown.push(format!("and {} more", total - shown.len()));
+    }
+    shown.join(", ")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "row"
+    } else {
+        "rows"
+    }
 }
 
 fn assign_ids(
@@ -264,6 +356,70 @@ mod tests {
             .all(|s| s.id.parse::<u32>().unwrap() % 2 == 0 && s.id.parse::<u32>().unwrap() < 16));
         let other_seed = load("a", &spec, &path, 7).unwrap();
         assert_ne!(first.samples, other_seed.samples);
+    }
+
+    #[test]
+    fn a_split_matching_no_row_says_what_the_field_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            write(dir.path(), "a.jsonl", "{\"split\": \"test\"}\n{\"split\": \"train\"}\n{\"split\": \"train\"}\n");
+        let mut spec = spec();
+        spec.split = Some("tset".into());
+        let error = load("a", &spec, &path, 0).unwrap_err();
+        assert_eq!(error.message, "dataset `a` has no rows with `split` = `tset`");
+        assert_eq!(
+            error.hint.as_deref(),
+            Some("did you mean `split = \"test\"`? `split` holds `test` (1 row), `train` (2 rows)")
+        );
+        assert_eq!(error.file.as_deref(), Some(path.as_path()));
+
+        spec.split = Some("dev".into());
+        let error = load("a", &spec, &path, 0).unwrap_err();
+        assert_eq!(
+            error.hint.as_deref(),
+            Some("`split` holds `test` (1 row), `train` (2 rows): set `split` in `[datasets.a]` to one of them")
+        );
+
+        spec.split_field = Some("splt".into());
+        let error = load("a", &spec, &path, 0).unwrap_err();
+        assert_eq!(error.message, "dataset `a` has no rows with `splt` = `dev`: no row has a field `splt`");
+        assert_eq!(error.hint.as_deref(), Some("did you mean `split_field = \"split\"`? the rows' fields are `split`"));
+    }
+
+    #[test]
+    fn an_empty_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text, says) in [
+            ("a.jsonl", "", "dataset `a` has no rows: the file is empty"),
+            ("b.jsonl", "\n  \n", "dataset `a` has no rows: every line of the file is blank"),
+            ("c.csv", "id,question\n", "dataset `a` has no rows: the file has a header row but no rows below it"),
+        ] {
+            let path = write(dir.path(), name, text);
+            let error = load("a", &spec(), &path, 0).unwrap_err();
+            assert_eq!(error.message, says);
+            assert_eq!(error.file.as_deref(), Some(path.as_path()));
+            assert!(error.hint.is_some());
+        }
+    }
+
+    #[test]
+    fn a_parquet_file_read_as_another_format_says_it_is_parquet() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parquet/text.parquet");
+        let path = dir.path().join("data.dat");
+        std::fs::copy(fixture, &path).unwrap();
+        let error = load("qa", &spec(), &path, 0).unwrap_err();
+        assert_eq!(
+            error.message,
+            "dataset `qa` is a Parquet file (it begins and ends with `PAR1`), but it is read as JSON Lines"
+        );
+        assert_eq!(
+            error.hint.as_deref(),
+            Some("set `format = \"parquet\"` in `[datasets.qa]`, or name the file `.parquet`")
+        );
+        let mut spec = spec();
+        spec.format = Some(DatasetFormat::Parquet);
+        assert_eq!(load("qa", &spec, &path, 0).unwrap().samples.len(), 4);
     }
 
     #[test]

@@ -9,10 +9,17 @@ use crate::support::*;
 /// nothing, and that no run folder was created.
 #[track_caller]
 fn assert_rejected(suite: &str, files: &[(&str, &str)], expected: &[String]) {
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(name, contents)| (*name, contents.as_bytes())).collect();
+    assert_rejected_bytes(suite, &files, expected);
+}
+
+/// [`assert_rejected`] with files of any bytes (Parquet datasets).
+#[track_caller]
+fn assert_rejected_bytes(suite: &str, files: &[(&str, &[u8])], expected: &[String]) {
     let sandbox = Sandbox::new();
     let server = Server::answering(CAPITALS_ANSWERS);
     for (name, contents) in files {
-        sandbox.write(name, contents);
+        sandbox.write_bytes(name, contents);
     }
     sandbox.write_suite("suite.toml", suite, &server.base_url());
     for command in ["validate", "run"] {
@@ -35,6 +42,7 @@ fn assert_rejected(suite: &str, files: &[(&str, &str)], expected: &[String]) {
             "`evalkit {command}`: the first line should be the error:\n{}",
             output.stderr
         );
+        assert!(!output.stderr.contains("panicked"), "`evalkit {command}` panicked:\n{}", output.stderr);
     }
     assert_eq!(server.request_count(), 0, "invalid input must not reach the model");
     assert!(!sandbox.path().join("runs").exists(), "invalid input must not create a run folder");
@@ -269,4 +277,95 @@ fn concurrency_beyond_the_open_file_limit_is_refused_before_any_request() {
     assert!(output.stderr.contains(&format!("suite.toml:{line}:{column}")), "{}", output.stderr);
     assert!(output.stderr.contains("may open only 256") && output.stderr.contains("ulimit -n"), "{}", output.stderr);
     assert_eq!(server.request_count(), 0);
+}
+
+/// `good_suite` reading `qa.parquet`.
+fn parquet_suite() -> String {
+    good_suite().replace("path = \"qa.jsonl\"", "path = \"qa.parquet\"")
+}
+
+#[test]
+fn a_damaged_parquet_file_exits_2_naming_it() {
+    // Each damaged the way fuzzing found to panic or abort on a huge
+    // allocation (harness/tests/fixtures/parquet/README.md).
+    for (name, says) in [
+        ("truncated", "Parquet file is truncated or corrupt: it does not end with `PAR1`"),
+        ("schema_list", "Parquet footer is corrupt"),
+        ("row_group_list", "Parquet footer is corrupt"),
+        ("num_values", "more than evalkit reads from a file of this size"),
+        ("page_offset", "has a negative offset"),
+        ("page_size", "more than evalkit decompresses"),
+    ] {
+        let data = fixture(&format!("parquet/corrupt/{name}.parquet"));
+        assert_rejected_bytes(
+            &parquet_suite(),
+            &[("qa.parquet", &data)],
+            &[says.to_owned(), "--> qa.parquet".to_owned(), "hint: ".to_owned()],
+        );
+    }
+}
+
+#[test]
+fn a_parquet_column_of_a_refused_type_is_named() {
+    let data = fixture("parquet/refused/interval.parquet");
+    assert_rejected_bytes(
+        &parquet_suite(),
+        &[("qa.parquet", &data)],
+        &["Parquet column `wait` has type INTERVAL, which evalkit does not read".to_owned(), "qa.parquet".to_owned()],
+    );
+}
+
+#[test]
+fn a_parquet_file_read_as_jsonl_says_it_is_parquet() {
+    let suite = parquet_suite().replace("path = \"qa.parquet\"", "path = \"qa.parquet\"\nformat = \"jsonl\"");
+    let data = fixture("parquet/capitals.parquet");
+    assert_rejected_bytes(
+        &suite,
+        &[("qa.parquet", &data)],
+        &[
+            "dataset `qa` is a Parquet file (it begins and ends with `PAR1`), but it is read as JSON Lines".to_owned(),
+            "--> qa.parquet".to_owned(),
+            "write `format = \"parquet\"` in `[datasets.qa]`".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn an_unclosed_csv_quote_names_where_it_opens() {
+    let suite = good_suite().replace("path = \"qa.jsonl\"", "path = \"qa.csv\"");
+    // The quote is in the last column: the row has the header's two fields
+    // and, unchecked, the rest of the file would be one answer.
+    let data = "question,answer\nWhat is the capital of France?,\"Paris\nWhat is the capital of Spain?,Madrid\n";
+    assert_rejected(
+        &suite,
+        &[("qa.csv", data)],
+        &[
+            "unclosed quote: the quoted value that opens on line 2 never ends".to_owned(),
+            "qa.csv:2:32".to_owned(),
+            "a quote inside a quoted value is written twice".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn a_split_matching_no_row_lists_the_values_there_are() {
+    let suite = good_suite().replace("path = \"qa.jsonl\"", "path = \"qa.jsonl\"\nsplit = \"tset\"");
+    let data = CAPITALS_JSONL.replace("\"}", "\", \"split\": \"test\"}");
+    assert_rejected(
+        &suite,
+        &[("qa.jsonl", &data)],
+        &[
+            "dataset `qa` has no rows with `split` = `tset`".to_owned(),
+            "--> qa.jsonl".to_owned(),
+            "did you mean `split = \"test\"`? `split` holds `test` (4 rows)".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn an_empty_dataset_file_says_it_is_empty() {
+    for (file, says) in [("qa.jsonl", "the file is empty"), ("qa.parquet", "not a Parquet file: it is empty")] {
+        let suite = good_suite().replace("path = \"qa.jsonl\"", &format!("path = \"{file}\""));
+        assert_rejected(&suite, &[(file, "")], &[says.to_owned(), format!("--> {file}"), "hint: ".to_owned()]);
+    }
 }

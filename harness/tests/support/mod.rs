@@ -65,6 +65,12 @@ kind = "exact_match"
     )
 }
 
+/// A file under harness/tests/fixtures.
+pub fn fixture(relative: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
 /// Fast retry settings for `[run]`.
 pub const FAST_RUN: &str = "retries = 2\nbackoff = 0.05\nmax_backoff = 0.2\nconcurrency = 2\n";
 
@@ -86,6 +92,11 @@ impl Sandbox {
 
     /// Write a file (creating folders), relative to the sandbox.
     pub fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        self.write_bytes(relative, contents.as_bytes())
+    }
+
+    /// Write a file of any bytes (a Parquet dataset), relative to the sandbox.
+    pub fn write_bytes(&self, relative: &str, contents: &[u8]) -> PathBuf {
         let path = self.path().join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create folders");
