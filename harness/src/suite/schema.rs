@@ -183,7 +183,7 @@ pub enum DatasetFormat {
     Jsonl,
     /// Comma-separated values with a header row; every value is a string.
     Csv,
-    /// Apache Parquet, read with polars.
+    /// Apache Parquet (every type but INTERVAL; see docs/suite.md).
     Parquet,
     /// The whole file is one sample with fields `id` (the file name) and
     /// `text` (its contents): a corpus for perplexity.
