@@ -369,3 +369,56 @@ fn an_empty_dataset_file_says_it_is_empty() {
         assert_rejected(&suite, &[(file, "")], &[says.to_owned(), format!("--> {file}"), "hint: ".to_owned()]);
     }
 }
+
+#[test]
+fn values_no_setting_can_hold_are_refused_at_their_keys() {
+    let backend = "timeout = 1e20\nmax_concurrency = 1000000000000";
+    let run = "request_timeout = 1e20\nbackoff = 1e20\nmax_backoff = 1e20\nconcurrency = 1000000000000\nrepeats = 4000000000\n";
+    let suite = capitals_suite("huge", backend, run);
+    let mut expected: Vec<String> = ["request_timeout", "backoff", "max_backoff", "timeout"]
+        .iter()
+        .map(|key| format!("`{key}` must be a number of seconds"))
+        .collect();
+    expected.push("`concurrency` must be between 1 and 100000".to_owned());
+    expected.push("`max_concurrency` must be between 1 and 100000".to_owned());
+    expected.push("`repeats` must be between 1 and 10000".to_owned());
+    for key in ["request_timeout = 1e20", "backoff = 1e20", "timeout = 1e20", "repeats = 4000000000"] {
+        expected.push(location(&suite, key));
+    }
+    assert_rejected(&suite, &[("qa.jsonl", CAPITALS_JSONL)], &expected);
+}
+
+/// A suite whose one backend is a local model at `model`.
+#[cfg(feature = "local")]
+fn local_suite(model: &str) -> String {
+    good_suite().replace(
+        "kind = \"openai\"\nbase_url = \"{base_url}\"\nmodel = \"test-model\"",
+        &format!("kind = \"local\"\nmodel = \"{model}\""),
+    )
+}
+
+#[cfg(feature = "local")]
+#[test]
+fn damaged_model_files_are_refused_at_the_model_key_saying_what_is_wrong() {
+    let tiny = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../backends/local/tests/fixtures/tiny_models/llama.gguf"),
+    )
+    .unwrap();
+    let cut = &tiny[..tiny.len() - 1000];
+    let cases: [(&str, &str, &[u8], &str); 4] = [
+        ("cut.gguf", "cut.gguf", cut, "is truncated: tensor `"),
+        ("empty.gguf", "empty.gguf", b"", "is empty; evalkit reads GGUF files"),
+        ("notes.gguf", "notes.gguf", b"these are not weights", "is not a GGUF file"),
+        ("hf", "hf/tokenizer.json", b"{}", "has no config.json"),
+    ];
+    for (model, file, bytes, says) in cases {
+        let suite = local_suite(model);
+        assert!(suite.contains("kind = \"local\""), "{suite}");
+        assert_rejected_bytes(
+            &suite,
+            &[("qa.jsonl", CAPITALS_JSONL.as_bytes()), (file, bytes)],
+            &[says.to_owned(), location(&suite, &format!("model = \"{model}\""))],
+        );
+    }
+}

@@ -183,3 +183,37 @@ kind = "exact_match"
     let records = read_records(&again.run_dir(sandbox.path()));
     assert_eq!(records[0]["cached"], false, "a changed chat_template must miss the cache");
 }
+
+#[test]
+fn ctrl_c_during_a_local_model_task_keeps_its_answer_and_resume_finishes() {
+    if !demo_model_present() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let suite = shipped_suite(&sandbox, "quickstart.toml");
+    let mut child = spawn_evalkit(sandbox.path(), &["run", suite.to_str().unwrap(), "--no-cache", "-q"], "first");
+    let journal = || {
+        let runs = sandbox.path().join("runs/quickstart");
+        let dir = std::fs::read_dir(&runs).ok()?.flatten().next()?.path();
+        Some(dir)
+    };
+    // Once the model answers, stop the run while it works on the next sample.
+    let answering = wait_until(std::time::Duration::from_secs(120), || {
+        journal().is_some_and(|dir| std::fs::read_to_string(dir.join("records.jsonl")).is_ok_and(|t| !t.is_empty()))
+    });
+    assert!(answering, "no answer within 120 s");
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(sandbox.path().join("first.stderr")).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let run_dir = journal().unwrap();
+    let before = read_records(&run_dir);
+    assert!(before.iter().all(|r| r["outcome"]["response"].is_object()), "the answer in flight was kept, not an error");
+
+    let resumed = sandbox.evalkit_slow(&["run", "--resume", run_dir.to_str().unwrap(), "--no-cache", "-q"]);
+    resumed.expect_code(0);
+    let after = read_records(&run_dir);
+    let samples: std::collections::BTreeSet<&str> = after.iter().map(|r| r["sample"].as_str().unwrap()).collect();
+    assert_eq!((after.len(), samples.len()), (24, 24), "every sample answered once across both sessions");
+}

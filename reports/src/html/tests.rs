@@ -453,3 +453,24 @@ fn a_large_run_shows_the_samples_where_something_happened_first() {
     let all = render_html(&results, &records).unwrap();
     assert!(!all.contains("The explorer holds"), "no note when every sample is shown");
 }
+
+#[test]
+fn a_huge_answer_is_shown_in_part_with_the_way_to_the_whole() {
+    let (results, mut records) = sample_report();
+    let huge = "word ".repeat(200_000);
+    if let Outcome::Response(response) = &mut records[0].outcome {
+        response.text = huge.clone();
+    }
+    let html = render_html(&results, &records).unwrap();
+    assert!(
+        html.len() < 200_000,
+        "the report holds the start of the answer, not all {} bytes: {}",
+        huge.len(),
+        html.len()
+    );
+    let shown = explorer::TEXT_CHARS;
+    assert!(
+        html.contains(&format!("showing the first {shown} of 1000000 characters: the whole answer is in <a href=\"samples.csv\">samples.csv</a>")),
+        "the cut is said, with where the whole answer is"
+    );
+}
