@@ -47,10 +47,17 @@ pub fn write(
     Ok(results)
 }
 
-/// The last record of each task in the run's journal, as analysis reads
-/// them ([`evalkit_record::journal_file::read_latest`]); unreadable lines are
+/// The last record of each task in the run's journal that the plan still
+/// counts (not of `stale_samples`), as analysis reads them
+/// ([`evalkit_record::journal_file::read_latest`]); unreadable lines are
 /// reported as warnings.
 pub fn read_records(run: &RunDir) -> Result<LatestRecords> {
+    Ok(without_stale(read_journal(run)?, &run.manifest.stale_samples))
+}
+
+/// [`read_records`] before stale samples are left out: what a resume
+/// decides the plan's state from.
+pub fn read_journal(run: &RunDir) -> Result<LatestRecords> {
     let path = run.records();
     if !path.exists() {
         return Ok(LatestRecords { records: Vec::new(), lines: Vec::new(), skipped: Vec::new() });
@@ -62,7 +69,7 @@ pub fn read_records(run: &RunDir) -> Result<LatestRecords> {
         let why = evalkit_reports::terminal::escape_controls(why);
         eprintln!("warning: {}:{line}: skipped an unreadable record ({why})", path.display());
     }
-    Ok(without_stale(latest, &run.manifest.stale_samples))
+    Ok(latest)
 }
 
 /// The records of samples the plan still has: the plan, not the journal,

@@ -127,7 +127,8 @@ fn remember(memo: &Path, id: &str) -> std::io::Result<()> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex digits, as `sha256:` identities are written.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -126,7 +126,7 @@ fn backend_identity(config: &LocalConfig, info: &OpenedModel, device: &str) -> R
     identity.settings.insert("content".to_owned(), content);
     identity.settings.insert("device".to_owned(), device.to_owned());
     if let Some(template) = &info.chat_template {
-        let digest: String = sha2::Sha256::digest(template.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = content_id::hex(&sha2::Sha256::digest(template.as_bytes()));
         identity.settings.insert("chat_template".to_owned(), format!("sha256:{digest}"));
     }
     Ok(identity)

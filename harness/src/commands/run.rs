@@ -86,14 +86,16 @@ pub async fn run(options: RunOptions) -> Result<u8, Failure> {
     };
     let _lock = run.lock()?;
     eprintln!("run: {}", run.path.display());
+    // Read once: the replan and the finished work both come from it.
+    let journal_records = outputs::read_journal(&run)?.records;
     if resuming {
-        replan(&mut run, &prepared, plan.tasks.len())?;
+        replan(&mut run, &prepared, plan.tasks.len(), &journal_records)?;
     }
 
-    // Finished work is every task the journal holds an answer for. Failed
-    // tasks are tried again: a resume usually follows fixing their cause.
-    let done: HashSet<TaskKey> = outputs::read_records(&run)?
-        .records
+    // Finished work is every task the journal holds an answer for (a stale
+    // sample's tasks are in no plan, so they match nothing). Failed tasks are
+    // tried again: a resume usually follows fixing their cause.
+    let done: HashSet<TaskKey> = journal_records
         .into_iter()
         .filter(|r| matches!(r.outcome, Outcome::Response(_)))
         .map(|r| (r.variant, r.sample, r.repeat))
@@ -219,18 +221,17 @@ fn runner_duration(elapsed: std::time::Duration) -> String {
 /// counts: samples the journal has but the dataset no longer does are
 /// recorded as stale in the manifest (and so left out of every result), and
 /// the manifest's fingerprints and planned tasks are brought up to date.
-fn replan(run: &mut RunDir, prepared: &Prepared, planned_tasks: usize) -> anyhow::Result<()> {
+fn replan(
+    run: &mut RunDir,
+    prepared: &Prepared,
+    planned_tasks: usize,
+    journal: &[evalkit_record::journal::Record],
+) -> anyhow::Result<()> {
     let evaluated = prepared.evaluated();
     let in_plan: HashSet<&str> = evaluated.samples.iter().map(|s| s.id.as_str()).collect();
-    let journal = run.records();
-    let mut stale = BTreeSet::new();
-    if journal.exists() {
-        let latest = evalkit_record::journal_file::read_latest(&journal, 0)
-            .with_context(|| format!("cannot read the journal `{}`", journal.display()))?;
-        stale.extend(latest.records.into_iter().map(|r| r.sample).filter(|id| !in_plan.contains(id.as_str())));
-    }
+    let stale: BTreeSet<&str> = journal.iter().map(|r| r.sample.as_str()).filter(|id| !in_plan.contains(id)).collect();
     if !stale.is_empty() {
-        let listed: Vec<&str> = stale.iter().take(5).map(String::as_str).collect();
+        let listed: Vec<&str> = stale.iter().take(5).copied().collect();
         eprintln!(
             "warning: {} samples in the journal are no longer in `{}` ({}{}); their records are left out of the results",
             stale.len(),
@@ -239,7 +240,7 @@ fn replan(run: &mut RunDir, prepared: &Prepared, planned_tasks: usize) -> anyhow
             if stale.len() > listed.len() { ", …" } else { "" }
         );
     }
-    run.replan(fingerprints(&prepared.datasets), planned_tasks as u64, stale.into_iter().collect())
+    run.replan(fingerprints(&prepared.datasets), planned_tasks as u64, stale.into_iter().map(str::to_owned).collect())
 }
 
 fn warn_if_data_changed(run: &RunDir, prepared: &Prepared) {

@@ -8,17 +8,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-fn demo_model_present() -> bool {
-    // Where the shipped suites look for it, and nowhere else.
-    let dir = PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/evalkit/models");
-    if dir.join("gemma-3-270m-q4_k_m.gguf").exists() {
-        return true;
-    }
-    assert!(std::env::var_os("EVALKIT_REQUIRE_MODELS").is_none(), "the demo model is missing; run ci/fetch-demo-model");
-    eprintln!("skipping: the demo model is missing (run ci/fetch-demo-model)");
-    false
-}
-
 /// A shipped suite, copied next to its datasets' relative location and with
 /// run folders and cache inside the sandbox.
 fn shipped_suite(sandbox: &Sandbox, name: &str) -> PathBuf {

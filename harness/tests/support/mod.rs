@@ -350,3 +350,17 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
     condition()
 }
+
+/// Whether the demo model is where the shipped suites look for it
+/// (`~/.cache/evalkit/models`, fetched by `ci/fetch-demo-model`). Tests that
+/// need it skip without it, unless `EVALKIT_REQUIRE_MODELS` is set (CI).
+pub fn demo_model_present() -> bool {
+    // Where the shipped suites look for it, and nowhere else.
+    let dir = PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/evalkit/models");
+    if dir.join("gemma-3-270m-q4_k_m.gguf").exists() {
+        return true;
+    }
+    assert!(std::env::var_os("EVALKIT_REQUIRE_MODELS").is_none(), "the demo model is missing; run ci/fetch-demo-model");
+    eprintln!("skipping: the demo model is missing (run ci/fetch-demo-model)");
+    false
+}
